@@ -1,0 +1,214 @@
+"""The intake HTTP API: booking pages post paid bookings here."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot import logs
+from bot.api_schema import BookingIn, BookingOut, CancelIn, ErrorOut
+from bot.app import Services
+from core import wording
+from core.errors import (
+    BookingNotFound,
+    DomainError,
+    IdempotencyConflict,
+    IllegalMove,
+    StartInPast,
+    TooLateToCancel,
+)
+from core.model import Actor, ActorKind, Business, Channel
+
+log = logs.get("bot.api")
+
+API_ACTOR = Actor(ActorKind.SYSTEM, Channel.API, "booking page")
+
+
+class Unauthorized(Exception):
+    pass
+
+
+def build_api(services: Services) -> FastAPI:
+    """The ASGI app, bound to the services it serves."""
+    app = FastAPI(
+        title="Juneplum Bookings intake API",
+        version="1",
+        description="Booking pages post paid bookings; each becomes a pending booking.",
+    )
+    desk = services.desk
+
+    async def business(
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> Business:
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized
+        found = await services.businesses.by_api_key(token.strip())
+        if found is None:
+            raise Unauthorized
+        return found
+
+    Owner = Annotated[Business, Depends(business)]
+    errors: dict[int | str, dict[str, Any]] = {
+        401: {"model": ErrorOut, "description": "Missing or wrong API key"},
+        404: {"model": ErrorOut, "description": "No such booking for this business"},
+        409: {"model": ErrorOut, "description": "The booking's status does not allow this"},
+        413: {"model": ErrorOut, "description": "Body over the size limit"},
+        422: {"model": ErrorOut, "description": "Invalid field (named in `loc`)"},
+    }
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        """Tell a load balancer the service is up."""
+        return {"status": "ok"}
+
+    @app.post("/api/bookings", status_code=201, response_model=BookingOut, responses=errors)
+    async def create_booking(
+        body: BookingIn,
+        owner: Owner,
+        response: Response,
+        idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    ) -> BookingOut:
+        """Create a pending booking; a repeat returns the first one with 200."""
+        new = body.to_domain(idempotency_key.strip() if idempotency_key else None)
+        booking, created = await desk.intake(owner.id, new, API_ACTOR)
+        if not created:
+            response.status_code = 200
+        log.info(
+            "booking.intake",
+            business=owner.id,
+            booking=booking.id,
+            created=created,
+        )
+        return BookingOut.of(booking, owner)
+
+    @app.get("/api/bookings/{booking_id}", response_model=BookingOut, responses=errors)
+    async def get_booking(booking_id: int, owner: Owner) -> BookingOut:
+        """Show one booking of this business."""
+        return BookingOut.of(await desk.booking(owner, booking_id), owner)
+
+    @app.post("/api/bookings/{booking_id}/cancel", response_model=BookingOut, responses=errors)
+    async def cancel_booking(
+        booking_id: int, owner: Owner, body: CancelIn | None = None
+    ) -> BookingOut:
+        """Cancel on the customer's behalf; the owner refunds in the provider's dashboard."""
+        booking = await desk.booking(owner, booking_id)
+        actor = Actor(ActorKind.CUSTOMER, Channel.API, booking.customer.name)
+        done = await desk.customer_cancel(owner, booking_id, body.reason if body else None, actor)
+        return BookingOut.of(done.booking, owner)
+
+    @app.exception_handler(Unauthorized)
+    async def unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
+        log.info("api.unauthorized", path=request.url.path)
+        return JSONResponse(
+            {"detail": "Missing or wrong API key: send Authorization: Bearer <key>."},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        fields = ", ".join(".".join(str(p) for p in d["loc"]) for d in details)
+        log.info("api.invalid", path=request.url.path, fields=fields)
+        return JSONResponse({"detail": details}, status_code=422)
+
+    @app.exception_handler(DomainError)
+    async def domain(request: Request, exc: DomainError) -> JSONResponse:
+        status, loc = _status_of(exc)
+        text = wording.domain_error(exc)
+        log.info("api.refused", path=request.url.path, status=status, reason=type(exc).__name__)
+        detail: Any = text if loc is None else [{"loc": loc, "msg": text, "type": "value_error"}]
+        return JSONResponse({"detail": detail}, status_code=status)
+
+    app.add_middleware(BodyLimit, limit=services.settings.max_body_bytes)
+    return app
+
+
+def _status_of(exc: DomainError) -> tuple[int, list[str] | None]:
+    if isinstance(exc, BookingNotFound):
+        return 404, None
+    if isinstance(exc, StartInPast):
+        return 422, ["body", "start"]
+    if isinstance(exc, IdempotencyConflict):
+        return 422, ["header", "Idempotency-Key"]
+    if isinstance(exc, IllegalMove | TooLateToCancel):
+        return 409, None
+    return 400, None
+
+
+class BodyLimit:
+    """Refuse bodies over the limit with 413 before any handler sees them, chunked ones too."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._too_large(scope, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._too_large(scope, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, replay, send_status)
+        log.debug(
+            "http.request",
+            method=scope["method"],
+            path=scope["path"],
+            status=status,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+
+    async def _too_large(self, scope: Scope, send: Send) -> None:
+        log.info("api.too_large", path=scope["path"], limit=self.limit)
+        response = JSONResponse(
+            {"detail": f"Request body is over {self.limit} bytes."}, status_code=413
+        )
+        await response(scope, _no_receive, send)
+
+
+async def _no_receive() -> Message:  # pragma: no cover - a JSONResponse never reads
+    return {"type": "http.disconnect"}

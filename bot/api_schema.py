@@ -1,0 +1,160 @@
+"""The intake API's request and response shapes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from core.model import Booking, Business, Customer, NewBooking, Payment, Provider, Service
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_upper=True)]
+Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=3)]
+
+
+class CustomerIn(BaseModel):
+    name: Name
+    email: Annotated[EmailStr, StringConstraints(max_length=320)]
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = None
+
+
+class ServiceIn(BaseModel):
+    name: Name
+    duration_minutes: Annotated[int, Field(ge=1, le=24 * 60)]
+    price: Amount | None = None
+
+
+class PaymentIn(BaseModel):
+    provider: Literal["inkress", "paypal"]
+    transaction_id: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+    ]
+    amount: Amount
+    currency: Currency
+
+
+class BookingIn(BaseModel):
+    """A paid booking from a booking page. `start` must carry its UTC offset."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "customer": {"name": "Ana Silva", "email": "ana@example.com", "phone": "+1 555"},
+                "service": {"name": "Haircut", "duration_minutes": 45, "price": "45.00"},
+                "start": "2026-12-03T10:00:00-05:00",
+                "payment": {
+                    "provider": "paypal",
+                    "transaction_id": "9XK12345AB678901C",
+                    "amount": "45.00",
+                    "currency": "USD",
+                },
+                "notes": "First visit",
+            }
+        }
+    )
+
+    customer: CustomerIn
+    service: ServiceIn
+    start: AwareDatetime
+    payment: PaymentIn
+    notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+    def fingerprint(self) -> str:
+        """A digest of the request's meaning, to tell a repeat from a reused key."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def to_domain(self, idempotency_key: str | None) -> NewBooking:
+        return NewBooking(
+            customer=Customer(self.customer.name, str(self.customer.email), self.customer.phone),
+            service=Service(self.service.name, self.service.duration_minutes, self.service.price),
+            start_at=self.start,
+            payment=Payment(
+                provider=Provider(self.payment.provider),
+                transaction_id=self.payment.transaction_id,
+                amount=self.payment.amount,
+                currency=self.payment.currency,
+            ),
+            notes=self.notes or None,
+            idempotency_key=idempotency_key,
+            fingerprint=self.fingerprint(),
+        )
+
+
+class CancelIn(BaseModel):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
+class HistoryOut(BaseModel):
+    at: datetime
+    by: str
+    channel: str
+    from_status: str | None
+    to_status: str
+    reason: str | None
+
+
+class BookingOut(BaseModel):
+    id: int
+    ref: str
+    status: str
+    customer: CustomerIn
+    service: ServiceIn
+    start: datetime
+    start_local: str
+    end: datetime
+    payment: dict[str, str]
+    notes: str | None
+    created_at: datetime
+    history: list[HistoryOut]
+
+    @classmethod
+    def of(cls, booking: Booking, business: Business) -> BookingOut:
+        zone = business.zone
+        return cls(
+            id=booking.id,
+            ref=booking.ref,
+            status=booking.status.value,
+            customer=CustomerIn(
+                name=booking.customer.name,
+                email=booking.customer.email,
+                phone=booking.customer.phone,
+            ),
+            service=ServiceIn(
+                name=booking.service.name,
+                duration_minutes=booking.service.duration_minutes,
+                price=booking.service.price,
+            ),
+            start=booking.start_at,
+            start_local=booking.start_at.astimezone(zone).isoformat(),
+            end=booking.end_at,
+            payment={
+                "provider": booking.payment.provider.value,
+                "transaction_id": booking.payment.transaction_id,
+                "amount": str(booking.payment.amount),
+                "currency": booking.payment.currency,
+                "status": booking.payment.status.value,
+            },
+            notes=booking.notes,
+            created_at=booking.created_at,
+            history=[
+                HistoryOut(
+                    at=h.at,
+                    by=h.actor.name or h.actor.kind.value,
+                    channel=h.actor.channel.value,
+                    from_status=h.from_status.value if h.from_status else None,
+                    to_status=h.to_status.value,
+                    reason=h.reason,
+                )
+                for h in booking.history
+            ],
+        )
+
+
+class ErrorOut(BaseModel):
+    detail: str | list[dict[str, object]]

@@ -1,0 +1,195 @@
+"""The `juneplum` command: serve, migrate, businesses, demo data and the console."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import typer
+from email_validator import EmailNotValidError, validate_email
+from pydantic import ValidationError
+from rich.console import Console
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+
+from bot import logs
+from bot.app import Services, build_services
+from bot.console import ConsoleSetupError, open_console, stdin_lines
+from bot.demo import seed_demo
+from bot.keys import new_api_key
+from bot.server import serve as run_server
+from bot.settings import Settings
+from core.model import Business
+from storage import migrate as migrations
+
+app = typer.Typer(help="Juneplum Bookings: the chat-first booking desk.", no_args_is_help=True)
+business_app = typer.Typer(help="Add and list businesses.", no_args_is_help=True)
+app.add_typer(business_app, name="business")
+
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for e in exc.errors():
+            err.print(
+                f"[red]Configuration error:[/] {'.'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+            )
+        raise typer.Exit(2) from None
+    logs.configure(settings.log_level, settings.log_format)
+    return settings
+
+
+def _run(work: Callable[[Services], Awaitable[T]]) -> T:
+    """Build the services, run one piece of async work, always close them."""
+    settings = _settings()
+
+    async def main() -> T:
+        services = build_services(settings)
+        try:
+            return await work(services)
+        finally:
+            await services.aclose()
+
+    try:
+        return asyncio.run(main())
+    except ConsoleSetupError as exc:
+        _refuse(str(exc))
+        raise  # unreachable: _refuse exits
+    except (OperationalError, ProgrammingError, DBAPIError, OSError) as exc:
+        err.print(f"[red]Database problem:[/] {_short(exc)}")
+        err.print("Is DATABASE_URL right, and has `juneplum migrate` been run?")
+        raise typer.Exit(1) from None
+
+
+def _short(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", exc) or exc).splitlines()[0]
+    return re.sub(r"://[^@/]*@", "://***@", text)  # never print a password from a URL
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+
+    async def work(services: Services) -> None:
+        await migrations.upgrade(services.engine)
+
+    _run(work)
+    err.print("Database is up to date.")
+
+
+@business_app.command("add")
+def business_add(
+    name: Annotated[str, typer.Option(help="The business's name, as customers see it.")],
+    timezone: Annotated[str, typer.Option(help="IANA time zone, e.g. Europe/Paris.")],
+    owner_email: Annotated[str, typer.Option(help="Where owner emails go.")],
+    currency: Annotated[str, typer.Option(help="ISO 4217 code.")] = "USD",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Add a business and print its id and API key (shown once)."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        _refuse("The name must be 1 to 200 characters.")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        _refuse(f"Unknown time zone “{timezone}”. Use an IANA name such as Europe/Paris.")
+    if not re.fullmatch(r"[A-Za-z]{3}", currency):
+        _refuse(f"“{currency}” isn't an ISO 4217 currency code (e.g. USD, EUR, JMD).")
+    try:
+        owner_email = validate_email(owner_email, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        _refuse(f"Owner email: {exc}")
+    api_key = new_api_key()
+
+    async def work(services: Services) -> Business:
+        return await services.businesses.add(
+            name=name,
+            timezone=timezone,
+            owner_email=owner_email,
+            currency=currency.upper(),
+            api_key=api_key,
+            at=services.clock.now(),
+        )
+
+    business = _run(work)
+    if as_json:
+        out = {"id": business.id, "name": business.name, "timezone": business.timezone}
+        print(json.dumps(out | {"currency": business.currency, "api_key": api_key}))
+        return
+    print(f"Business {business.id} “{business.name}” added ({business.timezone}).")
+    print(f"API key (shown once, keep it secret): {api_key}")
+
+
+@business_app.command("list")
+def business_list() -> None:
+    """List businesses."""
+
+    async def work(services: Services) -> list[Business]:
+        return await services.businesses.all()
+
+    found = _run(work)
+    if not found:
+        print("No businesses yet: run `juneplum demo` or `juneplum business add`.")
+    for b in found:
+        print(f"{b.id}\t{b.name}\t{b.timezone}\t{b.currency}\t{b.owner_email}")
+
+
+@app.command()
+def demo() -> None:
+    """Seed the demo business once; a second run changes nothing."""
+
+    async def work(services: Services) -> tuple[Business | None, str | None]:
+        return await seed_demo(services)
+
+    business, api_key = _run(work)
+    if business is None:
+        err.print("The demo business is already there; nothing changed.")
+        return
+    err.print(f"Demo business {business.id} “{business.name}” seeded.")
+    err.print(f"Its API key (shown once): {api_key}")
+
+
+@app.command()
+def console(
+    business: Annotated[
+        int | None, typer.Option(help="Business id (default: the only one).")
+    ] = None,
+) -> None:
+    """Chat with the booking desk in this terminal; new bookings arrive as alerts."""
+
+    async def work(services: Services) -> None:
+        chat = await open_console(services, business, Console())
+        await chat.run(stdin_lines())
+
+    _run(work)
+
+
+@app.command()
+def serve(
+    attach_console: Annotated[
+        bool, typer.Option("--console", help="Attach the terminal console (reads stdin).")
+    ] = False,
+    business: Annotated[int | None, typer.Option(help="Business for the console.")] = None,
+) -> None:
+    """Run the HTTP API and everything configured."""
+    _run(lambda services: run_server(services, attach_console=attach_console, business=business))
+
+
+def _refuse(message: str) -> None:
+    err.print(f"[red]{message}[/]")
+    raise typer.Exit(2)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,170 @@
+"""The terminal console: a chat adapter over the same desk, for trying the product locally."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import threading
+from collections.abc import AsyncIterator
+
+from rich.console import Console
+
+from bot import console_render
+from bot.app import Services
+from core.commands import Act, Command, CommandError
+from core.desk import Desk
+from core.errors import DomainError
+from core.lifecycle import Move, allowed_moves
+from core.model import Actor, ActorKind, Business, Channel
+from core.ports import EventFeed
+from core.replies import Problem
+
+QUIT_WORDS = {"quit", "exit", ":q"}
+PROMPT = "bookings> "
+
+
+class ConsoleChat:
+    """One owner's conversation: lines in, rendered replies and live alerts out."""
+
+    def __init__(
+        self, desk: Desk, feed: EventFeed, business: Business, out: Console, actor: Actor
+    ) -> None:
+        self.desk = desk
+        self.feed = feed
+        self.business = business
+        self.out = out
+        self.actor = actor
+        self._cancel_waiting: Act | None = None  # a `cancel 42` waiting for its reason
+        self._seen_event = 0
+
+    async def say(self, line: str) -> bool:
+        """Handle one typed line; False when the owner wants to leave."""
+        if self._cancel_waiting is not None:
+            waiting, self._cancel_waiting = self._cancel_waiting, None
+            reason = line.strip() or None
+            if reason and len(reason) > 500:
+                self.out.print(Problem("Keep the reason under 500 characters.").text, style="red")
+                return True
+            await self._run(Act(Move.CANCEL, waiting.booking_id, reason))
+            return True
+        text = line.strip()
+        if not text:
+            return True
+        if text.lower() in QUIT_WORDS:
+            return False
+        try:
+            command = self.desk.parse(self.business, text)
+        except CommandError as err:
+            self.out.print(console_render.render(Problem(str(err))))
+            return True
+        if isinstance(command, Act) and command.move is Move.CANCEL and command.reason is None:
+            self._cancel_waiting = command
+            self.out.print(
+                f"Reason for cancelling #{command.booking_id} (optional, Enter to skip):"
+            )
+            return True
+        await self._run(command)
+        return True
+
+    async def _run(self, command: Command) -> None:
+        reply = await self.desk.run(self.business, command, self.actor)
+        self.out.print(console_render.render(reply))
+
+    async def start_watching(self) -> None:
+        """Only alert on what happens from now on."""
+        self._seen_event = await self.feed.last_event_id()
+
+    async def check_alerts(self) -> int:
+        """Show events that came from elsewhere since the last check; returns how many."""
+        shown = 0
+        for event in await self.feed.events_after(self._seen_event, business_id=self.business.id):
+            self._seen_event = event.id or self._seen_event
+            if event.actor == self.actor:
+                continue  # this console's own change: already answered inline
+            try:
+                booking = await self.desk.booking(self.business, event.booking_id)
+            except DomainError:
+                continue
+            self.out.print(
+                console_render.alert(event, booking, self.business, allowed_moves(booking.status))
+            )
+            shown += 1
+        return shown
+
+    async def watch(self, every: float = 0.5) -> None:
+        """Follow the events stream until cancelled."""
+        while True:
+            await asyncio.sleep(every)
+            await self.check_alerts()
+
+    async def run(self, lines: AsyncIterator[str]) -> None:
+        """The whole conversation: greet, then handle lines and alerts until quit or EOF."""
+        self.out.print(
+            f"[bold]Juneplum console — {self.business.name}[/] ({self.business.timezone}). "
+            "Type `help`, `today`, `#42`… or `quit`."
+        )
+        await self.start_watching()
+        watcher = asyncio.create_task(self.watch())
+        try:
+            async for line in lines:
+                if not await self.say(line):
+                    break
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+
+async def stdin_lines(prompt: str = PROMPT) -> AsyncIterator[str]:
+    """Lines typed on the terminal, read by a daemon thread so shutdown never waits on Enter."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    interactive = sys.stdin.isatty()
+
+    def pump() -> None:
+        while True:
+            if interactive:
+                sys.stdout.write(prompt)
+                sys.stdout.flush()
+            line = sys.stdin.readline()
+            loop.call_soon_threadsafe(queue.put_nowait, line if line else None)
+            if not line:
+                return
+
+    threading.Thread(target=pump, name="console-stdin", daemon=True).start()
+    while (line := await queue.get()) is not None:
+        yield line
+
+
+class ConsoleSetupError(Exception):
+    """The console can't start; the message says what to do."""
+
+
+async def open_console(services: Services, business_id: int | None, out: Console) -> ConsoleChat:
+    """A console for the given business, the only one, or the one the owner picks."""
+    found = await services.businesses.all()
+    if business_id is not None:
+        found = [b for b in found if b.id == business_id]
+        if not found:
+            raise ConsoleSetupError(
+                f"There is no business {business_id}. See `juneplum business list`."
+            )
+    if not found:
+        raise ConsoleSetupError("No business yet: run `juneplum demo` or `juneplum business add`.")
+    chosen = found[0]
+    if len(found) > 1:
+        out.print("Which business?")
+        for b in found:
+            out.print(f"  {b.id}) {b.name} ({b.timezone})")
+        by_id = {str(b.id): b for b in found}
+        async for answer in stdin_lines("business id> "):
+            if answer.strip() in by_id:
+                chosen = by_id[answer.strip()]
+                break
+            out.print("Type one of the ids above.")
+        else:
+            raise ConsoleSetupError("No business chosen.")
+    actor = Actor(ActorKind.OWNER, Channel.CONSOLE, "owner")
+    return ConsoleChat(services.desk, services.feed, chosen, out, actor)

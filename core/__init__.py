@@ -1,0 +1,1 @@
+"""The booking domain: statuses and moves, queries, the command language. Standard library only."""

@@ -1,0 +1,207 @@
+"""The command language every surface speaks, parsed once here.
+
+Views: today, tomorrow, week, next 7 days, all, 2026-12-01, 2026-12-01..2026-12-07, pending (any
+status), search ana, a bare word (search), #42 (details), calendar [2026-12], help.
+Actions: confirm 42, complete 42, cancel 42 [reason].
+A list view may end in `page N`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from core import periods
+from core.lifecycle import Move, Status
+from core.periods import DaySpan
+
+COMMAND_PREFIXES = ("/bookings", "bookings")
+KEYWORDS = (
+    "today", "tomorrow", "week", "next 7 days", "all", "search", "calendar", "help",
+    "pending", "confirmed", "completed", "cancelled", "confirm", "complete", "cancel",
+)  # fmt: skip
+
+EXAMPLES = (
+    "today · tomorrow · week · next 7 days · all · 2026-12-01 · 2026-12-01..2026-12-07 · "
+    "pending · search ana · #42 · calendar 2026-12 · confirm 42 · complete 42 · "
+    "cancel 42 customer asked · help"
+)
+
+
+@dataclass(frozen=True)
+class ListDays:
+    span: DaySpan
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class ListAll:
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class ListStatus:
+    status: Status
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class Search:
+    term: str
+    page: int = 1
+    bare: bool = False  # typed without `search`: may be a mistyped command
+
+
+@dataclass(frozen=True)
+class Details:
+    booking_id: int
+
+
+@dataclass(frozen=True)
+class ShowCalendar:
+    year: int
+    month: int
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class Act:
+    move: Move
+    booking_id: int
+    reason: str | None = None
+
+
+View = ListDays | ListAll | ListStatus | Search | Details | ShowCalendar | Help
+Command = View | Act
+
+
+class CommandError(ValueError):
+    """Input that is not a command; the message is already plain words for the owner."""
+
+
+_STATUS_WORDS = {s.value: s for s in Status} | {"canceled": Status.CANCELLED}
+_MOVE_WORDS = {m.value: m for m in Move} | {"done": Move.COMPLETE}
+_DATE = r"\d{4}-\d{1,2}-\d{1,2}"
+_RANGE = re.compile(rf"^({_DATE})\s*\.\.\s*({_DATE})$")
+_BOOKING_REF = re.compile(r"^#?(\d{1,12})$")
+_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+_PAGE = re.compile(r"^(.*?)\s*\bpage\s+(\d{1,6})$", re.IGNORECASE)
+
+
+def parse(text: str, today: date) -> Command:
+    """Parse one line typed by an owner.
+
+    Args:
+        text: what the owner typed, with or without a leading `/bookings`.
+        today: the business's local date, for `today`, `week` and the calendar.
+
+    Raises:
+        CommandError: the text is not a command; its message says why and shows examples.
+    """
+    words = " ".join(text.strip().split())
+    lowered = words.lower()
+    for prefix in COMMAND_PREFIXES:
+        if lowered == prefix or lowered.startswith(prefix + " "):
+            words = words[len(prefix) :].strip()
+            lowered = words.lower()
+            break
+    if not words:
+        return ListDays(periods.today(today))
+
+    page = 1
+    paged = _PAGE.match(words)
+    if paged and paged.group(1):
+        words, page = paged.group(1), int(paged.group(2))
+        if page < 1:
+            raise CommandError("Pages start at 1, e.g. `all page 2`.")
+        lowered = words.lower()
+
+    head, _, rest = lowered.partition(" ")
+    rest_original = words[len(head) :].strip()
+
+    if lowered in ("help", "?", "start"):
+        return Help()
+    if lowered == "today":
+        return ListDays(periods.today(today), page)
+    if lowered == "tomorrow":
+        return ListDays(periods.tomorrow(today), page)
+    if lowered in ("week", "this week"):
+        return ListDays(periods.this_week(today), page)
+    if lowered in ("next 7 days", "next7", "next 7", "7 days"):
+        return ListDays(periods.next_days(today, 7), page)
+    if lowered in ("all", "list"):
+        return ListAll(page)
+    if lowered in _STATUS_WORDS:
+        return ListStatus(_STATUS_WORDS[lowered], page)
+    if head == "search":
+        if not rest:
+            raise CommandError("Search for what? e.g. `search ana` or `search haircut`.")
+        return Search(rest_original, page)
+    if head == "calendar":
+        return _calendar(rest, today)
+    if head in _MOVE_WORDS:
+        return _action(_MOVE_WORDS[head], rest_original)
+    if ref := _BOOKING_REF.match(lowered):
+        return Details(int(ref.group(1)))
+    if rng := _RANGE.match(lowered):
+        first, last = _date(rng.group(1)), _date(rng.group(2))
+        if last < first:
+            raise CommandError(
+                f"That range ends before it starts. Try `{last.isoformat()}..{first.isoformat()}`."
+            )
+        if (last - first).days > 366:
+            raise CommandError("A range can span at most a year; try a shorter one.")
+        return ListDays(periods.day_range(first, last), page)
+    if re.fullmatch(_DATE, lowered):
+        return ListDays(periods.one_day(_date(lowered)), page)
+    if lowered.startswith("#") or re.fullmatch(r"[\d.\-/]+", lowered):
+        raise CommandError(
+            f"I can't read “{words}”. Dates look like 2026-12-01, ranges like "
+            "2026-12-01..2026-12-07, bookings like #42."
+        )
+    return Search(words, page, bare=True)
+
+
+def suggestion(word: str) -> str | None:
+    """The command a mistyped word most likely meant, if any ("tomorow" -> "tomorrow")."""
+    close = difflib.get_close_matches(word.lower(), KEYWORDS, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def _date(text: str) -> date:
+    try:
+        year, month, day = (int(p) for p in text.split("-"))
+        return date(year, month, day)
+    except ValueError:
+        raise CommandError(
+            f"{text} isn't a date on the calendar. Dates look like 2026-12-01."
+        ) from None
+
+
+def _calendar(rest: str, today: date) -> ShowCalendar:
+    if not rest:
+        return ShowCalendar(today.year, today.month)
+    m = _MONTH.match(rest)
+    if not m or not 1 <= int(m.group(2)) <= 12 or not 1 <= int(m.group(1)) <= 9998:
+        raise CommandError(f"“{rest}” isn't a month. Try `calendar` or `calendar 2026-12`.")
+    return ShowCalendar(int(m.group(1)), int(m.group(2)))
+
+
+def _action(move: Move, rest: str) -> Act:
+    ref, _, reason = rest.partition(" ")
+    m = _BOOKING_REF.match(ref)
+    if not m:
+        example = f"{move.value} 42" + (" customer asked" if move is Move.CANCEL else "")
+        raise CommandError(f"Which booking? e.g. `{example}`.")
+    if move is not Move.CANCEL and reason.strip():
+        raise CommandError(f"Only cancel takes a reason; try `{move.value} {m.group(1)}`.")
+    cleaned = reason.strip() or None
+    if cleaned and len(cleaned) > 500:
+        raise CommandError("Keep the reason under 500 characters.")
+    return Act(move, int(m.group(1)), cleaned)

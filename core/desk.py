@@ -1,0 +1,233 @@
+"""The booking desk: one entry point every surface calls, whatever it looks like."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+from core import commands, periods, wording
+from core.clock import Clock
+from core.commands import (
+    Act,
+    Command,
+    CommandError,
+    Details,
+    Help,
+    ListAll,
+    ListDays,
+    ListStatus,
+    Search,
+    ShowCalendar,
+)
+from core.errors import (
+    BookingNotFound,
+    BusinessNotFound,
+    DomainError,
+    StartInPast,
+    TooLateToCancel,
+)
+from core.folding import fold
+from core.lifecycle import IllegalMove, Move, MoveOutcome, allowed_moves, check_move
+from core.model import Actor, Booking, Business, NewBooking
+from core.ports import BookingFilter, BookingStore
+from core.replies import (
+    BookingCard,
+    BookingList,
+    CalendarMonth,
+    HelpText,
+    MoveDone,
+    Problem,
+    Reply,
+)
+
+PER_PAGE = 20
+
+
+class Desk:
+    """Runs views and actions for one installation; holds no state between calls."""
+
+    def __init__(self, store: BookingStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def business(self, business_id: int) -> Business:
+        business = await self._store.get_business(business_id)
+        if business is None:
+            raise BusinessNotFound(business_id)
+        return business
+
+    def parse(self, business: Business, text: str) -> Command:
+        """Read a typed line as of the business's local today.
+
+        Raises:
+            CommandError: not a command; the message says why, with examples.
+        """
+        return commands.parse(text, periods.local_today(self._clock.now(), business.zone))
+
+    async def handle(self, business_id: int, text: str, actor: Actor) -> Reply:
+        """Parse a typed line and run it; bad input becomes a Problem, never an exception."""
+        business = await self.business(business_id)
+        try:
+            command = self.parse(business, text)
+        except CommandError as err:
+            return Problem(str(err))
+        return await self.run(business, command, actor)
+
+    async def run(self, business: Business, command: Command, actor: Actor) -> Reply:
+        """Run one parsed command for a business."""
+        try:
+            return await self._run(business, command, actor)
+        except DomainError as err:
+            return Problem(wording.domain_error(err))
+
+    async def _run(self, business: Business, command: Command, actor: Actor) -> Reply:
+        match command:
+            case Help():
+                return HelpText(wording.HELP)
+            case ListDays(span=span, page=page):
+                start, end = span.utc_bounds(business.zone)
+                query = BookingFilter(start_from=start, start_before=end, page=page)
+                more = f"{span.label.lower()} page {page + 1}"
+                if span.label.startswith("20"):
+                    more = f"{span.label} page {page + 1}"
+                return await self._list(
+                    business, query, span.label, span.days > 1, f"No bookings {_on(span)}.", more
+                )
+            case ListAll(page=page):
+                query = BookingFilter(newest_first=True, page=page)
+                return await self._list(
+                    business,
+                    query,
+                    "All bookings",
+                    True,
+                    "No bookings yet.",
+                    f"all page {page + 1}",
+                )
+            case ListStatus(status=status, page=page):
+                query = BookingFilter(status=status, page=page)
+                title = f"{status.value.capitalize()} bookings"
+                return await self._list(
+                    business, query, title, True, f"No {status.value} bookings.",
+                    f"{status.value} page {page + 1}",
+                )  # fmt: skip
+            case Search(term=term, page=page, bare=bare):
+                folded = fold(term)
+                query = BookingFilter(term=folded, newest_first=True, page=page, per_page=PER_PAGE)
+                found = await self._store.find_bookings(business.id, query)
+                if found.total == 0:
+                    hint = commands.suggestion(term) if bare else None
+                    return Problem(wording.nothing_found(term, hint))
+                next_page = f"search {term} page {page + 1}" if found.has_more else None
+                return BookingList(business, f"Search “{term}”", found, True, "", next_page)
+            case Details(booking_id=booking_id):
+                return await self.details(business, booking_id)
+            case ShowCalendar(year=year, month=month):
+                return await self.calendar(business, year, month)
+            case Act(move=move, booking_id=booking_id, reason=reason):
+                return await self.act(business, booking_id, move, actor, reason)
+        raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
+
+    async def _list(
+        self,
+        business: Business,
+        query: BookingFilter,
+        title: str,
+        multi_day: bool,
+        empty: str,
+        more: str,
+    ) -> BookingList:
+        found = await self._store.find_bookings(business.id, replace(query, per_page=PER_PAGE))
+        return BookingList(
+            business, title, found, multi_day, empty, more if found.has_more else None
+        )
+
+    async def booking(self, business: Business, booking_id: int) -> Booking:
+        booking = await self._store.get_booking(business.id, booking_id)
+        if booking is None:
+            raise BookingNotFound(booking_id)
+        return booking
+
+    async def details(self, business: Business, booking_id: int) -> BookingCard:
+        booking = await self.booking(business, booking_id)
+        overlaps = await self._store.overlapping(booking)
+        return BookingCard(business, booking, overlaps, allowed_moves(booking.status))
+
+    async def calendar(self, business: Business, year: int, month: int) -> CalendarMonth:
+        span = periods.month_span(year, month)
+        start, end = span.utc_bounds(business.zone)
+        counts: dict[date, int] = {}
+        for at in await self._store.starts_between(business.id, start, end):
+            day = at.astimezone(business.zone).date()
+            counts[day] = counts.get(day, 0) + 1
+        today = periods.local_today(self._clock.now(), business.zone)
+        return CalendarMonth(business, year, month, counts, today)
+
+    async def act(
+        self,
+        business: Business,
+        booking_id: int,
+        move: Move,
+        actor: Actor,
+        reason: str | None = None,
+    ) -> MoveDone:
+        """Apply a move; a repeat is a harmless no-op, a lost race is reported, not retried.
+
+        Raises:
+            BookingNotFound: no such booking in this business.
+            IllegalMove: the booking's status does not allow the move (perhaps a moment ago).
+        """
+        booking = await self.booking(business, booking_id)
+        outcome = _check(booking, move)
+        if outcome is MoveOutcome.APPLIED:
+            won = await self._store.move_booking(booking, move, actor, reason, self._clock.now())
+            if not won:
+                # Another change landed between our read and our write: tell, don't retry.
+                booking = await self.booking(business, booking_id)
+                if _check(booking, move, lost=True) is MoveOutcome.APPLIED:
+                    raise IllegalMove(
+                        booking_id=booking.id,
+                        status=booking.status,
+                        move=move,
+                        changed_by=booking.history[-1] if booking.history else None,
+                    )
+                outcome = MoveOutcome.ALREADY
+            else:
+                booking = await self.booking(business, booking_id)
+        return MoveDone(business, booking, move, outcome, allowed_moves(booking.status))
+
+    async def customer_cancel(
+        self, business: Business, booking_id: int, reason: str | None, actor: Actor
+    ) -> MoveDone:
+        """A customer cancels from the booking page; allowed up to the start time."""
+        booking = await self.booking(business, booking_id)
+        if booking.status.is_final is False and booking.start_at <= self._clock.now():
+            raise TooLateToCancel(booking_id)
+        return await self.act(business, booking_id, Move.CANCEL, actor, reason)
+
+    async def intake(self, business_id: int, new: NewBooking, actor: Actor) -> tuple[Booking, bool]:
+        """Take a paid booking from a booking page; (booking, created).
+
+        Overlaps are never refused: availability is the booking page's job, and the details
+        show the overlap so the owner can act.
+        """
+        now = self._clock.now()
+        if new.start_at <= now:
+            raise StartInPast(new.start_at)
+        await self.business(business_id)
+        return await self._store.create_booking(business_id, new, actor, now)
+
+
+def _check(booking: Booking, move: Move, *, lost: bool = False) -> MoveOutcome:
+    try:
+        return check_move(booking.status, move)
+    except IllegalMove:
+        last = booking.history[-1] if (lost and booking.history) else None
+        raise IllegalMove(
+            booking_id=booking.id, status=booking.status, move=move, changed_by=last
+        ) from None
+
+
+def _on(span: periods.DaySpan) -> str:
+    if span.days == 1:
+        return "today" if span.label == "Today" else f"on {span.first.isoformat()}"
+    return f"in {span.label.lower()}" if not span.label.startswith("20") else f"in {span.label}"

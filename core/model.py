@@ -1,0 +1,160 @@
+"""The things the desk manages: businesses, bookings and their history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from core.lifecycle import Status
+
+CUSTOMER_PHONE_MAX = 32
+
+
+class Provider(StrEnum):
+    INKRESS = "inkress"
+    PAYPAL = "paypal"
+
+
+class PaymentStatus(StrEnum):
+    PAID = "paid"
+    REFUNDED = "refunded"
+
+
+class ActorKind(StrEnum):
+    OWNER = "owner"
+    CUSTOMER = "customer"
+    SYSTEM = "system"
+
+
+class Channel(StrEnum):
+    API = "api"
+    CONSOLE = "console"
+    CLI = "cli"
+    SLACK = "slack"
+    TELEGRAM = "telegram"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change and through which surface."""
+
+    kind: ActorKind
+    channel: Channel
+    name: str = ""
+
+    def describe(self) -> str:
+        who = self.name or self.kind.value
+        if self.name and self.kind is not ActorKind.OWNER:
+            who = f"{self.name} ({self.kind.value})"
+        return f"{who} via {self.channel.value}"
+
+
+@dataclass(frozen=True)
+class Business:
+    id: int
+    name: str
+    timezone: str
+    owner_email: str
+    currency: str = "USD"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class Customer:
+    name: str
+    email: str
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    duration_minutes: int
+    price: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Payment:
+    provider: Provider
+    transaction_id: str
+    amount: Decimal
+    currency: str
+    status: PaymentStatus = PaymentStatus.PAID
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One change of a booking: when, who, through which channel, from what to what, why."""
+
+    at: datetime
+    actor: Actor
+    from_status: Status | None
+    to_status: Status
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Booking:
+    id: int
+    business_id: int
+    customer: Customer
+    service: Service
+    start_at: datetime  # aware, UTC
+    status: Status
+    payment: Payment
+    created_at: datetime
+    notes: str | None = None
+    history: tuple[HistoryEntry, ...] = field(default=())
+
+    @property
+    def end_at(self) -> datetime:
+        return self.start_at + timedelta(minutes=self.service.duration_minutes)
+
+    @property
+    def ref(self) -> str:
+        """The booking's id as every surface shows it."""
+        return f"#{self.id}"
+
+    @property
+    def cancellation(self) -> HistoryEntry | None:
+        for entry in reversed(self.history):
+            if entry.to_status is Status.CANCELLED:
+                return entry
+        return None
+
+
+@dataclass(frozen=True)
+class NewBooking:
+    """A paid booking as it arrives from a booking page, before it has an id."""
+
+    customer: Customer
+    service: Service
+    start_at: datetime
+    payment: Payment
+    notes: str | None = None
+    idempotency_key: str | None = None
+    fingerprint: str = ""  # a digest of the request body, to spot a reused key
+
+
+@dataclass(frozen=True)
+class Page:
+    bookings: list[Booking]
+    total: int
+    page: int
+    per_page: int
+    total_exact: bool = True  # False: at least `total` bookings match (big results aren't counted)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_more(self) -> bool:
+        return self.page < self.pages

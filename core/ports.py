@@ -1,0 +1,66 @@
+"""What the desk needs from the outside, as small Protocols named by intent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from core.events import Event
+from core.lifecycle import Move, Status
+from core.model import Actor, Booking, Business, NewBooking, Page
+
+
+@dataclass(frozen=True)
+class BookingFilter:
+    """Which bookings a list shows; times are UTC, the term is already folded."""
+
+    start_from: datetime | None = None
+    start_before: datetime | None = None
+    status: Status | None = None
+    term: str | None = None
+    newest_first: bool = False
+    page: int = 1
+    per_page: int = 20
+
+
+class BookingStore(Protocol):
+    """Bookings of many businesses; every method is scoped to one business."""
+
+    async def get_business(self, business_id: int) -> Business | None: ...
+
+    async def get_booking(self, business_id: int, booking_id: int) -> Booking | None: ...
+
+    async def find_bookings(self, business_id: int, query: BookingFilter) -> Page: ...
+
+    async def starts_between(
+        self, business_id: int, start: datetime, end: datetime
+    ) -> list[datetime]: ...
+
+    async def overlapping(self, booking: Booking) -> list[Booking]: ...
+
+    async def create_booking(
+        self, business_id: int, new: NewBooking, actor: Actor, at: datetime
+    ) -> tuple[Booking, bool]:
+        """Store a new booking with its history and event; (existing, False) on a repeat."""
+        ...
+
+    async def move_booking(
+        self, booking: Booking, move: Move, actor: Actor, reason: str | None, at: datetime
+    ) -> bool:
+        """Apply a move only if the booking still has the status it was read with.
+
+        Writes the status, the history entry and the event in one transaction; False when
+        another change got there first and nothing was written.
+        """
+        ...
+
+
+class EventFeed(Protocol):
+    """The stream of events, read in order by id."""
+
+    async def events_after(
+        self, after_id: int, *, business_id: int | None = None, limit: int = 100
+    ) -> list[Event]: ...
+
+    async def last_event_id(self) -> int: ...

@@ -1,0 +1,62 @@
+"""What the desk answers, as data; each surface renders it its own way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from core.lifecycle import Move, MoveOutcome
+from core.model import Booking, Business, Page
+
+
+@dataclass(frozen=True)
+class BookingList:
+    business: Business
+    title: str
+    page: Page
+    multi_day: bool  # lists spanning several days show the date on each line
+    empty_text: str
+    more_command: str | None = None  # what to type for the next page
+
+
+@dataclass(frozen=True)
+class BookingCard:
+    """Full details of one booking and the actions its status allows."""
+
+    business: Business
+    booking: Booking
+    overlaps: list[Booking]
+    actions: list[Move]
+
+
+@dataclass(frozen=True)
+class CalendarMonth:
+    business: Business
+    year: int
+    month: int
+    counts: dict[date, int]
+    today: date
+
+
+@dataclass(frozen=True)
+class MoveDone:
+    business: Business
+    booking: Booking  # as it is after the move
+    move: Move
+    outcome: MoveOutcome
+    actions: list[Move] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HelpText:
+    text: str
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Bad input or an impossible request, already in plain words."""
+
+    text: str
+
+
+Reply = BookingList | BookingCard | CalendarMonth | MoveDone | HelpText | Problem

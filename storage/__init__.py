@@ -1,0 +1,1 @@
+"""SQLAlchemy 2 storage: tables, repositories, migrations. The only code that knows SQL."""

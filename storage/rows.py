@@ -1,0 +1,107 @@
+"""Rows to domain objects and back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row
+
+from core.events import Event, EventKind
+from core.lifecycle import Status
+from core.model import (
+    Actor,
+    ActorKind,
+    Booking,
+    Business,
+    Channel,
+    Customer,
+    HistoryEntry,
+    Payment,
+    PaymentStatus,
+    Provider,
+    Service,
+)
+
+
+def business(row: Row[Any]) -> Business:
+    return Business(
+        id=row.id,
+        name=row.name,
+        timezone=row.timezone,
+        owner_email=row.owner_email,
+        currency=row.currency,
+    )
+
+
+def actor(kind: str, channel: str, name: str) -> Actor:
+    return Actor(kind=ActorKind(kind), channel=Channel(channel), name=name)
+
+
+def history(row: Row[Any]) -> HistoryEntry:
+    return HistoryEntry(
+        at=row.at,
+        actor=actor(row.actor_kind, row.channel, row.actor_name),
+        from_status=Status(row.from_status) if row.from_status else None,
+        to_status=Status(row.to_status),
+        reason=row.reason,
+    )
+
+
+def booking(row: Row[Any], entries: Sequence[HistoryEntry] = ()) -> Booking:
+    return Booking(
+        id=row.id,
+        business_id=row.business_id,
+        customer=Customer(row.customer_name, row.customer_email, row.customer_phone),
+        service=Service(row.service_name, row.duration_minutes, row.price),
+        start_at=row.start_at,
+        status=Status(row.status),
+        payment=Payment(
+            provider=Provider(row.payment_provider),
+            transaction_id=row.transaction_id,
+            amount=row.amount,
+            currency=row.currency,
+            status=PaymentStatus(row.payment_status),
+        ),
+        created_at=row.created_at,
+        notes=row.notes,
+        history=tuple(entries),
+    )
+
+
+def event(row: Row[Any]) -> Event:
+    return Event(
+        id=row.id,
+        kind=EventKind(row.kind),
+        business_id=row.business_id,
+        booking_id=row.booking_id,
+        occurred_at=row.occurred_at,
+        actor=actor(row.actor_kind, row.channel, row.actor_name),
+        data=dict(row.data),
+    )
+
+
+def event_values(e: Event) -> dict[str, Any]:
+    return {
+        "business_id": e.business_id,
+        "booking_id": e.booking_id,
+        "kind": e.kind.value,
+        "occurred_at": e.occurred_at,
+        "actor_kind": e.actor.kind.value,
+        "actor_name": e.actor.name,
+        "channel": e.actor.channel.value,
+        "data": e.data,
+    }
+
+
+def history_values(booking_id: int, entry: HistoryEntry) -> dict[str, Any]:
+    return {
+        "booking_id": booking_id,
+        "at": entry.at,
+        "actor_kind": entry.actor.kind.value,
+        "actor_name": entry.actor.name,
+        "channel": entry.actor.channel.value,
+        "from_status": entry.from_status.value if entry.from_status else None,
+        "to_status": entry.to_status.value,
+        "reason": entry.reason,
+    }

@@ -1,0 +1,147 @@
+"""Shared fixtures: real SQLite files and a real PostgreSQL database, a clock tests drive."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.app import Services, build_services
+from bot.settings import Settings
+from core.clock import FixedClock
+from core.model import (
+    Actor,
+    ActorKind,
+    Business,
+    Channel,
+    Customer,
+    NewBooking,
+    Payment,
+    Provider,
+    Service,
+)
+from storage import migrate
+from storage.engine import async_url
+
+ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TEST_DB = f"juneplum_test_{os.getpid()}"
+TABLES = "intake_keys, events, booking_history, bookings, businesses"
+
+# Wednesday 25 November 2026, 14:00 UTC (09:00 in New York).
+NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+OWNER = Actor(ActorKind.OWNER, Channel.CONSOLE, "Sam")
+OTHER_OWNER = Actor(ActorKind.OWNER, Channel.SLACK, "Riley")
+PAGE = Actor(ActorKind.SYSTEM, Channel.API, "booking page")
+
+
+async def _admin(sql: str) -> None:
+    engine = create_async_engine(async_url(ADMIN_URL), isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of the suite's own on the local server; the suite fails if it is down."""
+    try:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{TEST_DB}"'))
+        asyncio.run(_admin(f'CREATE DATABASE "{TEST_DB}"'))
+    except OSError as exc:  # pragma: no cover - a broken machine, not a test result
+        pytest.fail(f"PostgreSQL at {ADMIN_URL} is unreachable: {exc}")
+    url = make_url(ADMIN_URL).set(database=TEST_DB).render_as_string(hide_password=False)
+
+    async def first_migration() -> None:
+        engine = create_async_engine(async_url(url))
+        await migrate.upgrade(engine)
+        await engine.dispose()
+
+    asyncio.run(first_migration())
+    yield url
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each storage test runs on a fresh SQLite file and on a clean PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'juneplum.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    asyncio.run(_truncate(url))
+    return url
+
+
+async def _truncate(url: str) -> None:
+    engine = create_async_engine(async_url(url))
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    await engine.dispose()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+async def services(database_url: str, clock: FixedClock) -> AsyncIterator[Services]:
+    settings = Settings(database_url=database_url, _env_file=None)
+    built = build_services(settings, clock=clock)
+    await migrate.upgrade(built.engine)
+    yield built
+    await built.aclose()
+
+
+@pytest.fixture
+async def business(services: Services) -> Business:
+    return await services.businesses.add(
+        name="Plum Salon",
+        timezone="America/New_York",
+        owner_email="owner@plum.example",
+        currency="USD",
+        api_key="jp_test_key_plum",
+        at=NOW,
+    )
+
+
+@pytest.fixture
+async def other_business(services: Services) -> Business:
+    return await services.businesses.add(
+        name="Kiwi Tutors",
+        timezone="Pacific/Auckland",
+        owner_email="owner@kiwi.example",
+        currency="NZD",
+        api_key="jp_test_key_kiwi",
+        at=NOW,
+    )
+
+
+def new_booking(
+    *,
+    name: str = "Ana Silva",
+    service: str = "Haircut",
+    start: datetime | None = None,
+    minutes: int = 45,
+    txn: str = "TX-1",
+    provider: Provider = Provider.PAYPAL,
+    key: str | None = None,
+) -> NewBooking:
+    """A paid booking as a booking page would send it."""
+    return NewBooking(
+        customer=Customer(name, "ana@example.com", "+1 555 0100"),
+        service=Service(service, minutes, Decimal("45.00")),
+        start_at=start or datetime(2026, 11, 26, 15, 0, tzinfo=UTC),
+        payment=Payment(provider, txn, Decimal("45.00"), "USD"),
+        idempotency_key=key,
+        fingerprint=f"{name}|{service}|{txn}",
+    )

@@ -1,0 +1,228 @@
+"""The desk over real storage: moves, races, history, events — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import Services
+from core.desk import Desk
+from core.errors import BookingNotFound, IdempotencyConflict, StartInPast, TooLateToCancel
+from core.events import EventKind
+from core.lifecycle import Move, MoveOutcome, Status
+from core.model import Actor, ActorKind, Business, Channel
+from core.replies import BookingCard, Problem
+from storage.tables import booking_history, bookings, events
+from tests.conftest import NOW, OTHER_OWNER, OWNER, PAGE, new_booking
+
+
+async def count(services: Services, table: object, **where: object) -> int:
+    query = select(func.count()).select_from(table)  # type: ignore[arg-type]
+    for column, value in where.items():
+        query = query.where(getattr(table, "c")[column] == value)  # noqa: B009
+    async with services.engine.connect() as conn:
+        return int((await conn.execute(query)).scalar_one())
+
+
+async def test_a_paid_booking_becomes_pending_with_its_history_and_event(
+    services: Services, business: Business
+) -> None:
+    booking, created = await services.desk.intake(business.id, new_booking(), PAGE)
+    assert created
+    assert booking.status is Status.PENDING
+    stored = await services.desk.booking(business, booking.id)
+    assert [(h.from_status, h.to_status) for h in stored.history] == [(None, Status.PENDING)]
+    feed = await services.feed.events_after(0)
+    assert [(e.kind, e.booking_id) for e in feed] == [(EventKind.CREATED, booking.id)]
+
+
+async def test_confirm_then_complete_records_each_change(
+    services: Services, business: Business
+) -> None:
+    booking, _ = await services.desk.intake(business.id, new_booking(), PAGE)
+    confirmed = await services.desk.act(business, booking.id, Move.CONFIRM, OWNER)
+    assert confirmed.booking.status is Status.CONFIRMED
+    done = await services.desk.act(business, booking.id, Move.COMPLETE, OWNER)
+    assert done.booking.status is Status.COMPLETED
+    assert [e.kind for e in await services.feed.events_after(0)] == [
+        EventKind.CREATED,
+        EventKind.CONFIRMED,
+        EventKind.COMPLETED,
+    ]
+    entry = done.booking.history[-1]
+    assert (entry.actor.name, entry.actor.channel, entry.from_status) == (
+        "Sam",
+        Channel.CONSOLE,
+        Status.CONFIRMED,
+    )
+
+
+async def test_a_second_confirm_is_a_harmless_no_op(services: Services, business: Business) -> None:
+    booking, _ = await services.desk.intake(business.id, new_booking(), PAGE)
+    await services.desk.act(business, booking.id, Move.CONFIRM, OWNER)
+    again = await services.desk.act(business, booking.id, Move.CONFIRM, OWNER)
+    assert again.outcome is MoveOutcome.ALREADY
+    assert await count(services, events) == 2
+    assert await count(services, booking_history) == 2
+
+
+async def test_a_cancelled_booking_cannot_be_confirmed_and_says_so(
+    services: Services, business: Business
+) -> None:
+    booking, _ = await services.desk.intake(business.id, new_booking(), PAGE)
+    await services.desk.act(business, booking.id, Move.CANCEL, OWNER, "flu")
+    reply = await services.desk.handle(business.id, f"confirm {booking.id}", OWNER)
+    assert reply == Problem(f"#{booking.id} is cancelled; it can't be confirmed.")
+
+
+async def test_two_moves_from_the_same_read_change_the_row_once(
+    services: Services, business: Business
+) -> None:
+    booking, _ = await services.desk.intake(business.id, new_booking(), PAGE)
+    seen = await services.desk.booking(business, booking.id)  # both owners saw it pending
+    won = await asyncio.gather(
+        services.store.move_booking(seen, Move.CONFIRM, OWNER, None, NOW),
+        services.store.move_booking(seen, Move.CANCEL, OTHER_OWNER, "double booked", NOW),
+    )
+    assert sorted(won) == [False, True]
+    final = await services.desk.booking(business, booking.id)
+    assert final.status is (Status.CONFIRMED if won[0] else Status.CANCELLED)
+    assert await count(services, booking_history) == 2
+    assert await count(services, events) == 2
+
+
+class SlowReader:
+    """The real store, but another owner's move lands between the desk's read and write."""
+
+    def __init__(self, services: Services, competing: Move) -> None:
+        self._store = services.store
+        self._competing = competing
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    async def move_booking(self, booking, move, actor, reason, at):  # type: ignore[no-untyped-def]
+        await self._store.move_booking(booking, self._competing, OTHER_OWNER, "first!", at)
+        return await self._store.move_booking(booking, move, actor, reason, at)
+
+
+async def test_the_owner_who_loses_a_race_is_told_who_won(
+    services: Services, business: Business
+) -> None:
+    booking, _ = await services.desk.intake(business.id, new_booking(), PAGE)
+    racing = Desk(SlowReader(services, Move.CANCEL), services.clock)  # type: ignore[arg-type]
+    reply = await racing.handle(business.id, f"confirm {booking.id}", OWNER)
+    assert reply == Problem(
+        f"#{booking.id} was cancelled a moment ago by Riley via slack, "
+        "so your confirm was not applied."
+    )
+    assert (await services.desk.booking(business, booking.id)).status is Status.CANCELLED
+    assert await count(services, events) == 2
+
+
+async def test_losing_to_the_same_move_reports_already_done(
+    services: Services, business: Business
+) -> None:
+    booking, _ = await services.desk.intake(business.id, new_booking(), PAGE)
+    racing = Desk(SlowReader(services, Move.CONFIRM), services.clock)  # type: ignore[arg-type]
+    done = await racing.act(business, booking.id, Move.CONFIRM, OWNER)
+    assert done.outcome is MoveOutcome.ALREADY
+    assert await count(services, events, kind=EventKind.CONFIRMED.value) == 1
+
+
+async def test_many_racing_confirms_change_the_booking_once(
+    services: Services, business: Business
+) -> None:
+    booking, _ = await services.desk.intake(business.id, new_booking(), PAGE)
+    results = await asyncio.gather(
+        *(services.desk.act(business, booking.id, Move.CONFIRM, OWNER) for _ in range(6))
+    )
+    outcomes = sorted(r.outcome.value for r in results)
+    assert outcomes == ["already"] * 5 + ["applied"]
+    assert await count(services, events, kind=EventKind.CONFIRMED.value) == 1
+
+
+async def test_the_same_payment_twice_returns_the_first_booking(
+    services: Services, business: Business
+) -> None:
+    first, created = await services.desk.intake(business.id, new_booking(txn="PAY-9"), PAGE)
+    again, created_again = await services.desk.intake(business.id, new_booking(txn="PAY-9"), PAGE)
+    assert created
+    assert not created_again
+    assert again.id == first.id
+    assert await count(services, bookings) == 1
+
+
+async def test_identical_requests_at_once_make_one_booking(
+    services: Services, business: Business
+) -> None:
+    results = await asyncio.gather(
+        *(
+            services.desk.intake(business.id, new_booking(key="k-1", txn="T"), PAGE)
+            for _ in range(5)
+        )
+    )
+    assert sorted(created for _, created in results) == [False] * 4 + [True]
+    assert len({b.id for b, _ in results}) == 1
+    assert await count(services, bookings) == 1
+    assert await count(services, events) == 1
+
+
+async def test_a_reused_idempotency_key_with_another_body_is_refused(
+    services: Services, business: Business
+) -> None:
+    await services.desk.intake(business.id, new_booking(key="k-2", txn="A"), PAGE)
+    with pytest.raises(IdempotencyConflict):
+        await services.desk.intake(business.id, new_booking(key="k-2", txn="B"), PAGE)
+    assert await count(services, bookings) == 1
+
+
+async def test_a_start_in_the_past_is_refused(services: Services, business: Business) -> None:
+    with pytest.raises(StartInPast):
+        await services.desk.intake(business.id, new_booking(start=NOW - timedelta(minutes=1)), PAGE)
+    assert await count(services, bookings) == 0
+
+
+async def test_customers_may_cancel_until_the_start(
+    services: Services, business: Business, clock: object
+) -> None:
+    booking, _ = await services.desk.intake(business.id, new_booking(), PAGE)
+    customer = Actor(ActorKind.CUSTOMER, Channel.API, "Ana Silva")
+    services.clock.set(booking.start_at)  # type: ignore[attr-defined]
+    with pytest.raises(TooLateToCancel):
+        await services.desk.customer_cancel(business, booking.id, "late", customer)
+    services.clock.set(booking.start_at - timedelta(seconds=1))  # type: ignore[attr-defined]
+    done = await services.desk.customer_cancel(business, booking.id, "can't make it", customer)
+    assert done.booking.status is Status.CANCELLED
+    assert done.booking.cancellation is not None
+    assert done.booking.cancellation.actor.kind is ActorKind.CUSTOMER
+
+
+async def test_one_business_never_sees_another_s_bookings(
+    services: Services, business: Business, other_business: Business
+) -> None:
+    booking, _ = await services.desk.intake(business.id, new_booking(), PAGE)
+    with pytest.raises(BookingNotFound):
+        await services.desk.booking(other_business, booking.id)
+    reply = await services.desk.handle(other_business.id, f"confirm {booking.id}", OWNER)
+    assert isinstance(reply, Problem)
+    assert "no booking" in reply.text
+    assert (await services.desk.booking(business, booking.id)).status is Status.PENDING
+
+
+async def test_details_show_an_overlap_without_refusing_the_booking(
+    services: Services, business: Business
+) -> None:
+    start = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
+    first, _ = await services.desk.intake(business.id, new_booking(start=start, txn="1"), PAGE)
+    second, created = await services.desk.intake(
+        business.id, new_booking(name="Zoë", start=start + timedelta(minutes=30), txn="2"), PAGE
+    )
+    assert created
+    card = await services.desk.run(business, services.desk.parse(business, f"#{second.id}"), OWNER)
+    assert isinstance(card, BookingCard)
+    assert [o.id for o in card.overlaps] == [first.id]
+    assert card.actions == [Move.CONFIRM, Move.CANCEL]
