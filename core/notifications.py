@@ -1,0 +1,80 @@
+"""What to tell whom, and when: the mail each event causes and the reminders a booking gets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from core.events import EventKind
+from core.lifecycle import Status
+
+
+class MailKind(StrEnum):
+    """Also the value of each email's X-Juneplum-Kind header."""
+
+    CREATED = "created"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+    REMINDER_24H = "reminder-24h"
+    REMINDER_30M = "reminder-30m"
+    OWNER_NEW_BOOKING = "owner-new-booking"
+    DELIVERY_FAILED = "delivery-failed"
+
+    @property
+    def to_owner(self) -> bool:
+        return self in (MailKind.OWNER_NEW_BOOKING, MailKind.DELIVERY_FAILED)
+
+
+EVENT_MAIL: dict[EventKind, tuple[MailKind, ...]] = {
+    EventKind.CREATED: (MailKind.CREATED, MailKind.OWNER_NEW_BOOKING),
+    EventKind.CONFIRMED: (MailKind.CONFIRMED,),
+    EventKind.CANCELLED: (MailKind.CANCELLED,),
+    EventKind.COMPLETED: (),
+}
+
+# Real elapsed time before the start: across a DST change "24 hours" is still 24 hours.
+REMINDER_LEADS: tuple[tuple[MailKind, timedelta], ...] = (
+    (MailKind.REMINDER_24H, timedelta(hours=24)),
+    (MailKind.REMINDER_30M, timedelta(minutes=30)),
+)
+REMINDED_STATUSES = frozenset({Status.PENDING, Status.CONFIRMED})
+
+
+def mail_for(kind: EventKind) -> tuple[MailKind, ...]:
+    """The emails an event causes, in the order they are queued."""
+    return EVENT_MAIL[kind]
+
+
+@dataclass(frozen=True)
+class PlannedReminder:
+    kind: MailKind
+    due_at: datetime
+
+
+def plan_reminders(start_at: datetime, booked_at: datetime) -> list[PlannedReminder]:
+    """Reminders for a booking made at `booked_at`: only those still ahead of that moment.
+
+    A booking made less than 24 hours ahead gets no 24-hour reminder; less than 30 minutes
+    ahead, none at all.
+    """
+    return [
+        PlannedReminder(kind, start_at - lead)
+        for kind, lead in REMINDER_LEADS
+        if start_at - lead > booked_at
+    ]
+
+
+def reminder_still_useful(
+    kind: MailKind, start_at: datetime, status: Status, now: datetime
+) -> bool:
+    """Whether a due reminder should go out now, even late after downtime.
+
+    Never after the start, never for a cancelled or completed booking, and never a 24-hour
+    reminder once the 30-minute one is due (never both at once).
+    """
+    if status not in REMINDED_STATUSES or now >= start_at:
+        return False
+    leads = dict(REMINDER_LEADS)
+    later = [k for k, lead in REMINDER_LEADS if lead < leads[kind]]
+    return all(now < start_at - leads[k] for k in later)

@@ -1,0 +1,133 @@
+"""The `juneplum` command as a user runs it: a real process, from another directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+JUNEPLUM = str(Path(sys.executable).parent / "juneplum")
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "HTTP_"))}
+    return clean | {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "LOG_LEVEL": "info"}
+
+
+def run(
+    env: dict[str, str], cwd: Path, *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own command
+        [JUNEPLUM, *args], env=env, cwd=cwd, input=stdin, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_business_add_prints_one_json_object_with_its_key(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    assert run(env, tmp_path, "migrate").returncode == 0
+    added = run(
+        env, tmp_path, "business", "add", "--name", "Zoë's Studio", "--timezone",
+        "Europe/Paris", "--owner-email", "zoe@example.com", "--currency", "eur", "--json",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    data = json.loads(added.stdout)
+    assert data["id"] == 1 and data["api_key"].startswith("jp_") and data["currency"] == "EUR"
+    listed = run(env, tmp_path, "business", "list")
+    assert "Zoë's Studio\tEurope/Paris\tEUR" in listed.stdout
+    assert data["api_key"] not in listed.stdout + listed.stderr  # shown once, never again
+
+
+def test_an_unknown_time_zone_is_refused_clearly(env: dict[str, str], tmp_path: Path) -> None:
+    run(env, tmp_path, "migrate")
+    refused = run(
+        env, tmp_path, "business", "add", "--name", "X", "--timezone", "Mars/Olympus",
+        "--owner-email", "x@example.com",
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "Unknown time zone “Mars/Olympus”" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert run(env, tmp_path, "business", "list").stdout.startswith("No businesses yet")
+
+
+def test_an_unmigrated_database_gets_a_hint_not_a_traceback(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    result = run(env, tmp_path, "business", "list")
+    assert result.returncode == 1
+    assert "juneplum migrate" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_demo_seeds_once_and_the_console_shows_it(env: dict[str, str], tmp_path: Path) -> None:
+    run(env, tmp_path, "migrate")
+    first = run(env, tmp_path, "demo")
+    assert first.returncode == 0 and "seeded" in first.stderr
+    second = run(env, tmp_path, "demo")
+    assert second.returncode == 0 and "nothing changed" in second.stderr
+    chat = run(env, tmp_path, "console", stdin="all\nsearch zoë\nquit\n")
+    assert chat.returncode == 0, chat.stderr
+    assert "All bookings — Plum & Pine Studio (demo)" in chat.stdout
+    assert "Zoë Kowalski" in chat.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_takes_a_booking_over_http_and_stops_on_sigterm(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    run(env, tmp_path, "migrate")
+    added = run(
+        env, tmp_path, "business", "add", "--name", "Plum", "--timezone", "America/New_York",
+        "--owner-email", "o@example.com", "--json",
+    )  # fmt: skip
+    key = json.loads(added.stdout)["api_key"]
+    port = _free_port()
+    server = subprocess.Popen(  # noqa: S603
+        [JUNEPLUM, "serve"],
+        env=env | {"HTTP_PORT": str(port)},
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        start = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+        body = {
+            "customer": {"name": "Ana", "email": "ana@example.com"},
+            "service": {"name": "Haircut", "duration_minutes": 45},
+            "start": start,
+            "payment": {"provider": "inkress", "transaction_id": "INK-1", "amount": "4500.00",
+                        "currency": "JMD"},
+        }  # fmt: skip
+        created = httpx.post(
+            f"{base}/api/bookings", json=body, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["status"] == "pending"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, err = server.communicate(timeout=15)
+    assert server.returncode == 0
+    assert key not in err  # secrets are never logged

@@ -1,0 +1,161 @@
+"""Whole console conversations, asserted in a few lines (errbot's Text backend, in spirit)."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import pytest
+from rich.console import Console
+
+from bot.app import Services
+from bot.console import ConsoleChat
+from core.model import Actor, ActorKind, Business, Channel
+from tests.conftest import PAGE, new_booking
+
+ME = Actor(ActorKind.OWNER, Channel.CONSOLE, "owner")
+
+
+class Dialog:
+    """Type lines into the console and read back what it printed since the last line."""
+
+    def __init__(self, services: Services, business: Business) -> None:
+        self.screen = io.StringIO()
+        out = Console(file=self.screen, width=120, color_system=None, emoji=False)
+        self.chat = ConsoleChat(services.desk, services.feed, business, out, ME)
+
+    def _take(self) -> str:
+        text = self.screen.getvalue()
+        self.screen.seek(0)
+        self.screen.truncate()
+        return text
+
+    async def say(self, line: str) -> str:
+        assert await self.chat.say(line)
+        return self._take()
+
+    async def alerts(self) -> str:
+        await self.chat.check_alerts()
+        return self._take()
+
+
+@pytest.fixture
+async def dialog(services: Services, business: Business) -> Dialog:
+    d = Dialog(services, business)
+    await d.chat.start_watching()
+    return d
+
+
+async def book(
+    services: Services, business: Business, name: str = "Ana Silva", txn: str = "T1"
+) -> int:
+    start = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)  # 15:00 in New York, today
+    booking, _ = await services.desk.intake(
+        business.id, new_booking(name=name, start=start, txn=txn), PAGE
+    )
+    return booking.id
+
+
+async def test_a_new_booking_arrives_as_an_alert_with_its_actions(
+    services: Services, business: Business, dialog: Dialog
+) -> None:
+    booking_id = await book(services, business)
+    alert = await dialog.alerts()
+    assert f"New booking #{booking_id}" in alert
+    assert "Ana Silva · Haircut · Wed 25 Nov 2026, 15:00–15:45 EST" in alert
+    assert f"[confirm {booking_id}]  [cancel {booking_id}]" in alert
+    assert await dialog.alerts() == ""  # each event is shown once
+
+
+async def test_the_owner_lists_opens_confirms_and_completes_a_booking(
+    services: Services, business: Business, dialog: Dialog
+) -> None:
+    booking_id = await book(services, business)
+    today = await dialog.say("/bookings today")
+    assert f"#{booking_id}" in today and "15:00" in today and "pending" in today
+    card = await dialog.say(f"#{booking_id}")
+    assert "ana@example.com" in card and "45.00 USD paid via paypal" in card
+    assert f"[confirm {booking_id}]  [cancel {booking_id}]" in card
+    assert f"#{booking_id} confirmed: Ana Silva" in await dialog.say(f"confirm {booking_id}")
+    assert "already confirmed" in await dialog.say(f"confirm {booking_id}")
+    done = await dialog.say(f"complete {booking_id}")
+    assert f"#{booking_id} completed" in done and "no further actions" in done
+    alerts = await dialog.alerts()  # the owner's own moves are answered inline, not re-alerted
+    assert "New booking" in alerts
+    assert "by owner via console" not in alerts
+
+
+async def test_cancel_asks_for_a_reason_and_leads_to_the_refund(
+    services: Services, business: Business, dialog: Dialog
+) -> None:
+    booking_id = await book(services, business)
+    assert "Reason for cancelling" in await dialog.say(f"cancel {booking_id}")
+    done = await dialog.say("customer moved away")
+    assert f"#{booking_id} cancelled" in done
+    assert "Cancelling does not refund" in done and "TX-1" not in done
+    assert "https://www.paypal.com/activity/payment/T1" in done
+    card = await dialog.say(f"#{booking_id}")
+    assert "“customer moved away”" in card and "pending → cancelled by owner via console" in card
+
+
+async def test_a_customer_cancellation_elsewhere_is_alerted(
+    services: Services, business: Business, dialog: Dialog
+) -> None:
+    booking_id = await book(services, business)
+    await dialog.alerts()
+    customer = Actor(ActorKind.CUSTOMER, Channel.API, "Ana Silva")
+    await services.desk.customer_cancel(business, booking_id, "sick", customer)
+    alert = await dialog.alerts()
+    assert f"#{booking_id} cancelled by Ana Silva (customer) via api" in alert
+    assert "“sick”" in alert and "Cancelling does not refund" in alert
+
+
+@pytest.mark.parametrize(
+    ("line", "answer"),
+    [
+        ("2026-02-30", "2026-02-30 isn't a date on the calendar"),
+        ("2026-12-07..2026-12-01", "That range ends before it starts"),
+        ("#999", "There is no booking #999"),
+        ("confirm 999", "There is no booking #999"),
+        ("tommorow", "Did you mean `tomorrow`?"),
+        ("confirm", "Which booking? e.g. `confirm 42`"),
+    ],
+)
+async def test_bad_input_gets_a_plain_answer(dialog: Dialog, line: str, answer: str) -> None:
+    reply = await dialog.say(line)
+    assert answer in reply
+    assert "Traceback" not in reply
+
+
+async def test_a_final_booking_offers_no_actions_and_refuses_moves(
+    services: Services, business: Business, dialog: Dialog
+) -> None:
+    booking_id = await book(services, business)
+    await dialog.say(f"cancel {booking_id} double booked")
+    assert f"#{booking_id} is cancelled; it can't be confirmed." in await dialog.say(
+        f"confirm {booking_id}"
+    )
+
+
+async def test_the_calendar_and_help_render(
+    services: Services, business: Business, dialog: Dialog
+) -> None:
+    await book(services, business)
+    month = await dialog.say("calendar")
+    assert "November 2026" in month and "25 ·1" in month
+    assert "confirm 42 · complete 42 · cancel 42 [reason]" in await dialog.say("help")
+
+
+async def test_quit_ends_the_conversation(dialog: Dialog) -> None:
+    assert await dialog.chat.say("quit") is False
+
+
+async def test_lists_over_several_days_show_each_booking_s_date(
+    services: Services, business: Business, dialog: Dialog
+) -> None:
+    start = datetime(2026, 12, 3, 15, 0, tzinfo=UTC)
+    await services.desk.intake(business.id, new_booking(name="Zoë", start=start, txn="Z"), PAGE)
+    assert "Thu 3 Dec 2026 10:00" in await dialog.say("2026-12-01..2026-12-07")
+    single_day = await dialog.say("2026-12-03")
+    assert "10:00" in single_day and "Thu 3 Dec" not in single_day
+    assert "No bookings in next 7 days." in await dialog.say("next 7 days")

@@ -1,0 +1,156 @@
+"""Finding bookings: lists, search, date filters, calendar — the same answers on both databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from bot.app import Services
+from core.lifecycle import Move
+from core.model import Business
+from core.replies import BookingList, CalendarMonth, Problem
+from tests.conftest import OWNER, PAGE, new_booking
+
+
+async def add(
+    services: Services, business: Business, name: str, service: str, start: datetime
+) -> int:
+    """Store a booking as if it had been made two days before it starts."""
+    new = new_booking(name=name, service=service, start=start, txn=f"{name}{start}")
+    booking, _ = await services.store.create_booking(
+        business.id, new, PAGE, start - timedelta(days=2)
+    )
+    return booking.id
+
+
+async def listed(services: Services, business: Business, text: str) -> list[str]:
+    reply = await services.desk.handle(business.id, text, OWNER)
+    assert isinstance(reply, BookingList), reply
+    return [b.customer.name for b in reply.page.bookings]
+
+
+async def test_search_ignores_case_and_accents_in_any_alphabet(
+    services: Services, business: Business
+) -> None:
+    start = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+    for i, name in enumerate(["Élodie Martin", "Zoë Kowalski", "ZOE Adams", "佐藤 花子", "Ana"]):
+        await add(services, business, name, "Haircut", start + timedelta(hours=i))
+    assert sorted(await listed(services, business, "search élodie")) == ["Élodie Martin"]
+    assert sorted(await listed(services, business, "search ELODIE")) == ["Élodie Martin"]
+    assert sorted(await listed(services, business, "zoë")) == ["ZOE Adams", "Zoë Kowalski"]
+    assert await listed(services, business, "search 花子") == ["佐藤 花子"]
+    assert len(await listed(services, business, "search haircut")) == 5
+
+
+async def test_percent_and_underscore_are_literal_in_a_search(
+    services: Services, business: Business
+) -> None:
+    start = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+    await add(services, business, "Ana", "Colour 100% natural", start)
+    await add(services, business, "Bo", "Colour 1000 natural", start + timedelta(hours=1))
+    await add(services, business, "Cy", "Snake_case tutoring", start + timedelta(hours=2))
+    await add(services, business, "Di", "Snakeycase tutoring", start + timedelta(hours=3))
+    assert await listed(services, business, "search 100%") == ["Ana"]
+    assert await listed(services, business, "search e_c") == ["Cy"]
+    reply = await services.desk.handle(business.id, "search %", OWNER)
+    assert isinstance(reply, BookingList)
+    assert [b.customer.name for b in reply.page.bookings] == ["Ana"]
+
+
+async def test_a_search_that_finds_nothing_says_so_and_suggests_a_command(
+    services: Services, business: Business
+) -> None:
+    reply = await services.desk.handle(business.id, "tomorow", OWNER)
+    assert isinstance(reply, Problem)
+    assert "Did you mean `tomorrow`?" in reply.text
+
+
+async def test_today_means_the_business_s_day_in_its_own_zone(
+    services: Services, business: Business
+) -> None:
+    # Clock: 2026-11-25 14:00 UTC = 09:00 in New York. Today there runs 05:00Z..05:00Z next day.
+    await add(services, business, "Early", "Cut", datetime(2026, 11, 25, 5, 0, tzinfo=UTC))
+    await add(services, business, "Late", "Cut", datetime(2026, 11, 26, 4, 59, tzinfo=UTC))
+    await add(services, business, "Tomorrow", "Cut", datetime(2026, 11, 26, 5, 0, tzinfo=UTC))
+    assert await listed(services, business, "today") == ["Early", "Late"]
+    assert await listed(services, business, "tomorrow") == ["Tomorrow"]
+
+
+async def test_date_ranges_and_single_dates_cover_whole_local_days(
+    services: Services, business: Business
+) -> None:
+    await add(services, business, "Mon", "Cut", datetime(2026, 11, 30, 15, 0, tzinfo=UTC))
+    await add(services, business, "Sun", "Cut", datetime(2026, 12, 6, 15, 0, tzinfo=UTC))
+    await add(services, business, "NextMon", "Cut", datetime(2026, 12, 7, 15, 0, tzinfo=UTC))
+    assert await listed(services, business, "2026-11-30..2026-12-06") == ["Mon", "Sun"]
+    assert await listed(services, business, "2026-12-07") == ["NextMon"]
+    assert await listed(services, business, "week") == []
+    reply = await services.desk.handle(business.id, "week", OWNER)
+    assert isinstance(reply, BookingList)
+    assert reply.empty_text == "No bookings in this week."
+
+
+async def test_a_day_view_across_the_spring_forward_change_holds_the_whole_day(
+    services: Services, business: Business
+) -> None:
+    services.clock.set(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))  # type: ignore[attr-defined]
+    # 2026-03-08 in New York runs 05:00Z .. 04:00Z next day (23 hours).
+    await add(services, business, "Midnight", "Cut", datetime(2026, 3, 8, 5, 0, tzinfo=UTC))
+    await add(services, business, "LastMinute", "Cut", datetime(2026, 3, 9, 3, 59, tzinfo=UTC))
+    await add(services, business, "NextDay", "Cut", datetime(2026, 3, 9, 4, 0, tzinfo=UTC))
+    assert await listed(services, business, "2026-03-08") == ["Midnight", "LastMinute"]
+
+
+async def test_status_views_list_only_that_status(services: Services, business: Business) -> None:
+    start = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+    first = await add(services, business, "One", "Cut", start)
+    await add(services, business, "Two", "Cut", start + timedelta(hours=1))
+    await services.desk.act(business, first, Move.CONFIRM, OWNER)
+    assert await listed(services, business, "pending") == ["Two"]
+    assert await listed(services, business, "confirmed") == ["One"]
+    assert await listed(services, business, "cancelled") == []
+
+
+async def test_long_lists_are_paged_with_a_next_page_command(
+    services: Services, business: Business
+) -> None:
+    start = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+    for i in range(25):
+        await add(services, business, f"C{i:02d}", "Cut", start + timedelta(minutes=15 * i))
+    first = await services.desk.handle(business.id, "2026-12-01", OWNER)
+    assert isinstance(first, BookingList)
+    assert (len(first.page.bookings), first.page.total, first.more_command) == (
+        20,
+        25,
+        "2026-12-01 page 2",
+    )
+    second = await services.desk.handle(business.id, "2026-12-01 page 2", OWNER)
+    assert isinstance(second, BookingList)
+    assert [b.customer.name for b in second.page.bookings] == [f"C{i}" for i in range(20, 25)]
+    assert second.more_command is None
+    everything = await services.desk.handle(business.id, "all", OWNER)
+    assert isinstance(everything, BookingList)
+    assert everything.page.bookings[0].customer.name == "C24"  # newest first
+
+
+async def test_the_calendar_counts_active_bookings_per_local_day(
+    services: Services, business: Business
+) -> None:
+    late_evening = datetime(2026, 12, 2, 3, 30, tzinfo=UTC)  # 22:30 on 1 Dec in New York
+    await add(services, business, "A", "Cut", late_evening)
+    await add(services, business, "B", "Cut", datetime(2026, 12, 1, 15, 0, tzinfo=UTC))
+    cancelled = await add(services, business, "C", "Cut", datetime(2026, 12, 3, 15, 0, tzinfo=UTC))
+    await services.desk.act(business, cancelled, Move.CANCEL, OWNER)
+    reply = await services.desk.handle(business.id, "calendar 2026-12", OWNER)
+    assert isinstance(reply, CalendarMonth)
+    assert reply.counts == {date(2026, 12, 1): 2}
+
+
+async def test_lists_never_show_another_business_s_bookings(
+    services: Services, business: Business, other_business: Business
+) -> None:
+    await add(services, business, "Mine", "Cut", datetime(2026, 12, 1, 15, 0, tzinfo=UTC))
+    reply = await services.desk.handle(other_business.id, "search mine", OWNER)
+    assert isinstance(reply, Problem)
+    reply = await services.desk.handle(other_business.id, "all", OWNER)
+    assert isinstance(reply, BookingList)
+    assert reply.page.bookings == []
