@@ -1,6 +1,10 @@
-"""The intake HTTP API: booking pages post paid bookings here."""
+"""The intake HTTP API: booking pages post paid bookings here.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at
+run time in the module's globals, where the `Owner` dependency (local to `build_api`, as it
+closes over the services) does not exist; it then takes `owner` for a required query
+parameter and every authenticated request fails with 422.
+"""
 
 import time
 from typing import Annotated, Any

@@ -4,17 +4,33 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+)
 
 from core.model import Booking, Business, Customer, NewBooking, Payment, Provider, Service
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_upper=True)]
-Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=3)]
+
+
+def _cents(value: Decimal) -> Decimal:
+    """At least two decimals, as money is written: 4500 and 4500.0 become 4500.00."""
+    exponent = value.as_tuple().exponent
+    return value.quantize(Decimal("0.01")) if isinstance(exponent, int) and exponent > -2 else value
+
+
+Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=3), AfterValidator(_cents)]
 
 
 class CustomerIn(BaseModel):
@@ -65,8 +81,17 @@ class BookingIn(BaseModel):
     notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
     def fingerprint(self) -> str:
-        """A digest of the request's meaning, to tell a repeat from a reused key."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """A digest of the request's meaning, to tell a repeat from a reused key.
+
+        Spellings of the same value digest alike: "45.00", 45.0 and 45 are one amount, and
+        a start is one instant whatever offset it is written with.
+        """
+        meaning = self.model_dump(mode="json")
+        meaning["start"] = self.start.astimezone(UTC).isoformat()
+        meaning["payment"]["amount"] = _plain(self.payment.amount)
+        if self.service.price is not None:
+            meaning["service"]["price"] = _plain(self.service.price)
+        canonical = json.dumps(meaning, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def to_domain(self, idempotency_key: str | None) -> NewBooking:
@@ -84,6 +109,11 @@ class BookingIn(BaseModel):
             idempotency_key=idempotency_key,
             fingerprint=self.fingerprint(),
         )
+
+
+def _plain(amount: Decimal) -> str:
+    """One text per amount: no exponent, no trailing zeros ("4500.00" -> "4500")."""
+    return format(amount.normalize(), "f")
 
 
 class CancelIn(BaseModel):

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.mail.dispatcher import Dispatcher, DispatchSettings
+from bot.mail.transport import FileTransport, MailTransport, SmtpTransport
+from bot.scheduler import Background
 from bot.settings import Settings
 from core.clock import Clock, SystemClock
 from core.desk import Desk
+from core.notifications import RetryPolicy
 from storage.bookings import SqlBookingStore
 from storage.businesses import SqlBusinesses
 from storage.engine import create_engine
 from storage.event_feed import SqlEventFeed
+from storage.outbox import MailQueue, SqlOutbox, SqlReminders
 
 
 @dataclass
@@ -26,16 +32,56 @@ class Services:
     businesses: SqlBusinesses
     feed: SqlEventFeed
     desk: Desk
+    outbox: SqlOutbox
+    reminders: SqlReminders
+    dispatcher: Dispatcher
+    background: Background
 
     async def aclose(self) -> None:
+        await self.dispatcher.transport.close()
         await self.engine.dispose()
 
 
-def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
-    """Wire the parts; tests pass their own clock."""
+def mail_transport(settings: Settings) -> MailTransport:
+    """SMTP when SMTP_HOST is set; otherwise .eml files under MAIL_DIR."""
+    if settings.smtp_host is None:
+        return FileTransport(settings.mail_dir)
+    return SmtpTransport(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        tls=settings.smtp_tls,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        timeout=settings.smtp_timeout_seconds,
+    )
+
+
+def build_services(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    transport: MailTransport | None = None,
+    dispatcher_name: str | None = None,
+) -> Services:
+    """Wire the parts; tests pass their own clock and transport."""
     clock = clock or SystemClock()
     engine = create_engine(settings.database_url)
-    store = SqlBookingStore(engine)
+    queue = MailQueue(retry_window=timedelta(hours=settings.mail_retry_hours))
+    store = SqlBookingStore(engine, event_hooks=[queue])
+    outbox = SqlOutbox(engine, queue)
+    reminders = SqlReminders(engine, queue)
+    dispatcher = Dispatcher(
+        outbox,
+        store,
+        transport or mail_transport(settings),
+        clock,
+        DispatchSettings(
+            mail_from=settings.mail_from,
+            concurrency=settings.mail_concurrency,
+            policy=RetryPolicy(give_up_after=timedelta(hours=settings.mail_retry_hours)),
+        ),
+        name=dispatcher_name,
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -44,4 +90,14 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         businesses=SqlBusinesses(engine),
         feed=SqlEventFeed(engine),
         desk=Desk(store, clock),
+        outbox=outbox,
+        reminders=reminders,
+        dispatcher=dispatcher,
+        background=Background(
+            dispatcher,
+            reminders,
+            clock,
+            poll_seconds=settings.mail_poll_seconds,
+            sweep_seconds=settings.reminder_sweep_seconds,
+        ),
     )

@@ -20,14 +20,15 @@ from bot.app import Services, build_services
 from bot.console import ConsoleSetupError, open_console, stdin_lines
 from bot.demo import seed_demo
 from bot.keys import new_api_key
-from bot.server import serve as run_server
 from bot.settings import Settings
 from core.model import Business
-from storage import migrate as migrations
+from core.notifications import DeliveryStatus, QueuedMail
 
 app = typer.Typer(help="Juneplum Bookings: the chat-first booking desk.", no_args_is_help=True)
 business_app = typer.Typer(help="Add and list businesses.", no_args_is_help=True)
 app.add_typer(business_app, name="business")
+outbox_app = typer.Typer(help="Mail that is pending or failed; retry a failed one.")
+app.add_typer(outbox_app, name="outbox")
 
 err = Console(stderr=True)
 T = TypeVar("T")
@@ -76,6 +77,8 @@ def _short(exc: Exception) -> str:
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema."""
+
+    from storage import migrate as migrations  # alembic is only needed here
 
     async def work(services: Services) -> None:
         await migrations.upgrade(services.engine)
@@ -141,6 +144,45 @@ def business_list() -> None:
         print(f"{b.id}\t{b.name}\t{b.timezone}\t{b.currency}\t{b.owner_email}")
 
 
+@outbox_app.callback(invoke_without_command=True)
+def outbox_list(
+    ctx: typer.Context,
+    show_sent: Annotated[bool, typer.Option("--sent", help="Include sent mail.")] = False,
+) -> None:
+    """List mail that is pending or failed: id, kind, recipient, status, attempts, last error."""
+    if ctx.invoked_subcommand is not None:
+        return
+    wanted = [DeliveryStatus.PENDING, DeliveryStatus.FAILED]
+    if show_sent:
+        wanted.append(DeliveryStatus.SENT)
+
+    async def work(services: Services) -> list[QueuedMail]:
+        return await services.outbox.listing(wanted)
+
+    found = _run(work)
+    if not found:
+        print("Nothing pending or failed.")
+        return
+    print("id\tkind\trecipient\tstatus\tattempts\tlast error")
+    for m in found:
+        error = (m.last_error or "").replace("\t", " ")
+        print(f"{m.id}\t{m.kind.value}\t{m.recipient}\t{m.status.value}\t{m.attempts}\t{error}")
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    mail_id: Annotated[int, typer.Argument(help="The id from `juneplum outbox`.")],
+) -> None:
+    """Send a failed email again (the running service picks it up within seconds)."""
+
+    async def work(services: Services) -> bool:
+        return await services.outbox.retry(mail_id, services.clock.now())
+
+    if not _run(work):
+        _refuse(f"No failed email {mail_id}. See `juneplum outbox`.")
+    print(f"Email {mail_id} queued again.")
+
+
 @app.command()
 def demo() -> None:
     """Seed the demo business once; a second run changes nothing."""
@@ -179,6 +221,8 @@ def serve(
     business: Annotated[int | None, typer.Option(help="Business for the console.")] = None,
 ) -> None:
     """Run the HTTP API and everything configured."""
+    from bot.server import serve as run_server  # uvicorn and FastAPI only when serving
+
     _run(lambda services: run_server(services, attach_console=attach_console, business=business))
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+from collections.abc import Iterator
 
 import uvicorn
 from rich.console import Console
@@ -16,11 +18,20 @@ from bot.console import open_console, stdin_lines
 log = logs.get("bot.server")
 
 
+class _Server(uvicorn.Server):
+    """Uvicorn without its own signal handling: `serve` owns SIGINT/SIGTERM, so that after a
+    signal the background jobs still finish and mark the emails in flight, and we exit 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 async def serve(services: Services, *, attach_console: bool, business: int | None) -> None:
     """Serve until a signal (or the console's `quit`) asks to stop."""
     settings = services.settings
     await services.businesses.all()  # fails fast, with a clear message, on an unmigrated database
-    server = uvicorn.Server(
+    server = _Server(
         uvicorn.Config(
             build_api(services),
             host=settings.http_host,
@@ -32,15 +43,30 @@ async def serve(services: Services, *, attach_console: bool, business: int | Non
     )
     chat = await open_console(services, business, Console()) if attach_console else None
     log.info("serve.start", http=f"http://{settings.http_host}:{settings.http_port}")
-    api_task = asyncio.create_task(server.serve(), name="http")
-    if chat is None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, _stop, server, sig)
+    services.background.start()
+    try:
+        api_task = asyncio.create_task(server.serve(), name="http")
+        if chat is None:
+            await api_task
+            return
+        console_task = asyncio.create_task(chat.run(stdin_lines()), name="console")
+        await asyncio.wait({api_task, console_task}, return_when=asyncio.FIRST_COMPLETED)
+        server.should_exit = True
+        console_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await console_task
         await api_task
-        return
-    console_task = asyncio.create_task(chat.run(stdin_lines()), name="console")
-    await asyncio.wait({api_task, console_task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        # Finish and mark the emails in flight; bounded so SIGTERM stops us within 10 s.
+        await services.background.stop(grace_seconds=8.0)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        log.info("serve.stop")
+
+
+def _stop(server: uvicorn.Server, sig: signal.Signals) -> None:
+    log.info("serve.signal", signal=sig.name)
     server.should_exit = True
-    console_task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await console_task
-    await api_task
-    log.info("serve.stop")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -21,10 +22,35 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
     max_body_bytes: int = 1024 * 1024
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: Literal["none", "starttls", "tls"] = "starttls"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    mail_from: str = "bookings@juneplum.localhost"
+    mail_dir: Path = Path("var/mail")
+    mail_concurrency: int = Field(default=4, ge=1, le=64)
+    mail_poll_seconds: float = Field(default=1.0, gt=0, le=5)
+    mail_retry_hours: float = Field(default=24.0, gt=0)
+    reminder_sweep_seconds: float = Field(default=15.0, gt=0, le=30)
     slack_bot_token: SecretStr | None = None
     telegram_bot_token: SecretStr | None = None
 
-    @field_validator("slack_bot_token", "telegram_bot_token")
+    @field_validator("smtp_host", "smtp_username")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("mail_from")
+    @classmethod
+    def _plain_address(cls, value: str) -> str:
+        value = value.strip()
+        if "@" not in value or any(c in value for c in "<>\r\n ,;"):
+            raise ValueError("must be a plain address like bookings@example.com")
+        return value
+
+    @field_validator("slack_bot_token", "telegram_bot_token", "smtp_password")
     @classmethod
     def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDERS:

@@ -19,6 +19,7 @@ class EventKind(StrEnum):
     CONFIRMED = "booking.confirmed"
     COMPLETED = "booking.completed"
     CANCELLED = "booking.cancelled"
+    MAIL_FAILED = "mail.failed"  # an email to the customer failed for good: tell the owner
 
 
 MOVE_EVENTS: dict[Move, EventKind] = {

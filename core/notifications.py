@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -31,6 +32,7 @@ EVENT_MAIL: dict[EventKind, tuple[MailKind, ...]] = {
     EventKind.CONFIRMED: (MailKind.CONFIRMED,),
     EventKind.CANCELLED: (MailKind.CANCELLED,),
     EventKind.COMPLETED: (),
+    EventKind.MAIL_FAILED: (MailKind.DELIVERY_FAILED,),
 }
 
 # Real elapsed time before the start: across a DST change "24 hours" is still 24 hours.
@@ -78,3 +80,47 @@ def reminder_still_useful(
     leads = dict(REMINDER_LEADS)
     later = [k for k, lead in REMINDER_LEADS if lead < leads[kind]]
     return all(now < start_at - leads[k] for k in later)
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # no longer wanted, e.g. a queued reminder for a cancelled booking
+
+
+@dataclass(frozen=True)
+class QueuedMail:
+    """One email in the durable outbox; its id makes its Message-ID."""
+
+    id: int
+    business_id: int
+    booking_id: int
+    kind: MailKind
+    recipient: str
+    status: DeliveryStatus
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    retry_until: datetime
+    last_error: str | None = None
+    sent_at: datetime | None = None
+    failed_kind: MailKind | None = None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Transient failures retry with exponential backoff and jitter, for a while."""
+
+    first: timedelta = timedelta(seconds=5)
+    cap: timedelta = timedelta(seconds=60)
+    give_up_after: timedelta = timedelta(hours=24)
+
+    def delay(self, attempts: int, rng: random.Random | None = None) -> timedelta:
+        """Wait before attempt `attempts + 1`: within 5 s, then doubling, at most 60 s."""
+        ceiling = min(self.cap, self.first * (1 << min(16, max(0, attempts - 1))))
+        factor: float = (rng or _RNG).uniform(0.5, 1.0)
+        return ceiling * factor
+
+
+_RNG = random.Random()  # noqa: S311 - jitter, not security

@@ -104,3 +104,38 @@ intake_keys = Table(
     Column("booking_id", BigId, ForeignKey("bookings.id"), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("business_id", Integer, ForeignKey("businesses.id"), nullable=False),
+    Column("booking_id", BigId, ForeignKey("bookings.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    # Never queue the same email twice: "<booking>:<kind>", or "failed:<outbox id>".
+    Column("dedupe_key", String(64), nullable=False, unique=True),
+    Column("failed_kind", String(32)),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("retry_until", UTCDateTime, nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_until", UTCDateTime),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+reminders = Table(
+    "reminders",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("booking_id", BigId, ForeignKey("bookings.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("state", String(16), nullable=False),
+    UniqueConstraint("booking_id", "kind", name="uq_reminders_booking_kind"),
+    Index("ix_reminders_due", "state", "due_at"),
+)

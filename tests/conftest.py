@@ -30,10 +30,11 @@ from core.model import (
 )
 from storage import migrate
 from storage.engine import async_url
+from tests.smtp_server import SmtpServer
 
 ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TEST_DB = f"juneplum_test_{os.getpid()}"
-TABLES = "intake_keys, events, booking_history, bookings, businesses"
+TABLES = "outbox, reminders, intake_keys, events, booking_history, bookings, businesses"
 
 # Wednesday 25 November 2026, 14:00 UTC (09:00 in New York).
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
@@ -94,8 +95,8 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-async def services(database_url: str, clock: FixedClock) -> AsyncIterator[Services]:
-    settings = Settings(database_url=database_url, _env_file=None)
+async def services(database_url: str, clock: FixedClock, tmp_path: Path) -> AsyncIterator[Services]:
+    settings = Settings(database_url=database_url, mail_dir=tmp_path / "mail", _env_file=None)
     built = build_services(settings, clock=clock)
     await migrate.upgrade(built.engine)
     yield built
@@ -145,3 +146,12 @@ def new_booking(
         idempotency_key=key,
         fingerprint=f"{name}|{service}|{txn}",
     )
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server on loopback that records every message it accepts."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()

@@ -1,0 +1,241 @@
+"""Turn a booking into a complete email: headers, a text and an HTML body, a calendar invite.
+
+MIME structure, the shape Google Calendar's own invitations have, which Gmail and Outlook both
+turn into an invite card with buttons and every other client still shows readably:
+multipart/mixed [ multipart/alternative [ text/plain, text/html, text/calendar; method=… ],
+application/ics attachment invite.ics ]. Gmail and Outlook read the inline text/calendar
+alternative; clients that ignore it (Apple Mail, webmail) offer the invite.ics attachment.
+Emails without an invite are just multipart/alternative [ text/plain, text/html ].
+
+Bodies are 7-bit clean (quoted-printable or base64 where needed), so no relay needs 8BITMIME.
+"""
+
+from __future__ import annotations
+
+import email.policy
+from datetime import datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage, MIMEPart
+from email.utils import format_datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from bot.mail.ics import Invite, invite_for, one_line
+from core import wording
+from core.lifecycle import Status
+from core.model import ActorKind, Booking, Business, PaymentStatus, Provider
+from core.notifications import MailKind
+
+KIND_HEADER = "X-Juneplum-Kind"
+INVITE_FILENAME = "invite.ics"
+
+# SMTP line endings; headers and bodies 7-bit, so the message survives any relay as is.
+POLICY = email.policy.SMTP.clone(cte_type="7bit")
+
+PROVIDER_NAMES = {Provider.PAYPAL: "PayPal", Provider.INKRESS: "Inkress"}
+
+# How the delivery-failed email names the email that bounced.
+KIND_LABELS = {
+    MailKind.CREATED: "booking received",
+    MailKind.CONFIRMED: "booking confirmed",
+    MailKind.CANCELLED: "booking cancelled",
+    MailKind.REMINDER_24H: "24-hour reminder",
+    MailKind.REMINDER_30M: "30-minute reminder",
+    MailKind.OWNER_NEW_BOOKING: "new booking",
+    MailKind.DELIVERY_FAILED: "delivery failed",
+}
+
+_templates = Environment(
+    loader=PackageLoader("bot.mail", "templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+def compose(
+    kind: MailKind,
+    booking: Booking,
+    business: Business,
+    *,
+    message_id: str,
+    mail_from: str,
+    failed_kind: MailKind | None = None,
+    now: datetime,
+) -> EmailMessage:
+    """The email of `kind` about `booking`, ready to send.
+
+    `message_id` is used as is (`<...@...>`); `now` (aware) is the Date header, the calendar
+    DTSTAMP and what "tomorrow" or "in 30 minutes" count from. `failed_kind` says which
+    customer email bounced and goes with DELIVERY_FAILED only.
+
+    Raises:
+        ValueError: `now` is naive; `failed_kind` is missing for DELIVERY_FAILED, given for
+            another kind, or names an email to the owner; an address is malformed.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    if (kind is MailKind.DELIVERY_FAILED) != (failed_kind is not None):
+        raise ValueError("failed_kind goes with DELIVERY_FAILED, and only with it")
+    if failed_kind is not None and failed_kind.to_owner:
+        raise ValueError(f"failed_kind must be an email to the customer, not {failed_kind}")
+
+    business_name = one_line(business.name)
+    owner = Address(display_name=business_name, addr_spec=business.owner_email)
+    customer = Address(
+        display_name=one_line(booking.customer.name), addr_spec=booking.customer.email
+    )
+    subject = subject_for(kind, booking, business, failed_kind=failed_kind, now=now)
+
+    msg = EmailMessage(policy=POLICY)
+    msg["To"] = owner if kind.to_owner else customer
+    msg["From"] = Address(display_name=business_name, addr_spec=mail_from)
+    msg["Reply-To"] = customer if kind.to_owner else owner
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = message_id
+    msg[KIND_HEADER] = kind.value
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies
+
+    context = _context(booking, business, subject=subject, failed_kind=failed_kind, now=now)
+    msg.set_content(_templates.get_template(f"{kind.value}.txt").render(context))
+    msg.add_alternative(
+        _templates.get_template(f"{kind.value}.html").render(context), subtype="html"
+    )
+    invite = invite_for(kind, booking, business, now=now)
+    if invite is not None:
+        _attach_invite(msg, invite)
+    for part in msg.iter_parts():
+        _drop_inner_mime_version(part)
+    return msg
+
+
+def subject_for(
+    kind: MailKind,
+    booking: Booking,
+    business: Business,
+    *,
+    failed_kind: MailKind | None = None,
+    now: datetime,
+) -> str:
+    """One line saying what the email is, the appointment in the business's zone."""
+    zone = business.zone
+    service = one_line(booking.service.name)
+    name = one_line(booking.customer.name)
+    at = short_when(booking.start_at, zone)
+    match kind:
+        case MailKind.CREATED:
+            subject = f"Booking received: {service} on {at}"
+        case MailKind.CONFIRMED:
+            subject = f"Booking confirmed: {service} on {at}"
+        case MailKind.CANCELLED:
+            subject = f"Booking cancelled: {service} on {at}"
+        case MailKind.REMINDER_24H | MailKind.REMINDER_30M:
+            subject = f"Reminder: {service} {relative_when(booking.start_at, zone, now)}"
+        case MailKind.OWNER_NEW_BOOKING:
+            subject = f"New booking {booking.ref}: {name}, {service} on {at}"
+        case MailKind.DELIVERY_FAILED:
+            failed = failed_kind.value if failed_kind else "unknown"
+            subject = f"Email to {name} failed ({booking.ref}, {failed})"
+    return one_line(subject)
+
+
+def short_when(at: datetime, zone: ZoneInfo) -> str:
+    """'Tue 3 Mar, 10:00' in the business's zone: a subject's short form of wording.when."""
+    t = wording.local(at, zone)
+    return f"{t:%a} {t.day} {t:%b}, {wording.clock_time(at, zone)}"
+
+
+def relative_when(at: datetime, zone: ZoneInfo, now: datetime) -> str:
+    """'in 30 minutes (10:00)' within the hour, else 'today/tomorrow at 10:00' or a date.
+
+    Counted from `now`, so a reminder sent late after downtime still tells the truth.
+    """
+    left = at - now
+    clock = wording.clock_time(at, zone)
+    if timedelta(0) < left <= timedelta(hours=1):
+        minutes = max(1, round(left.total_seconds() / 60))
+        unit = "minute" if minutes == 1 else "minutes"
+        return f"in {minutes} {unit} ({clock})"
+    days = (wording.local(at, zone).date() - wording.local(now, zone).date()).days
+    if days == 0:
+        return f"today at {clock}"
+    if days == 1:
+        return f"tomorrow at {clock}"
+    t = wording.local(at, zone)
+    return f"on {t:%a} {t.day} {t:%b} at {clock}"
+
+
+def duration(minutes: int) -> str:
+    """'45 min', '1 h', '1 h 30 min'."""
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return f"{rest} min"
+    return f"{hours} h {rest} min" if rest else f"{hours} h"
+
+
+def _context(
+    booking: Booking,
+    business: Business,
+    *,
+    subject: str,
+    failed_kind: MailKind | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """Everything the templates show, already worded; templates only lay it out.
+
+    Names are one line everywhere; notes and reasons keep their line breaks.
+    """
+    zone = business.zone
+    payment = booking.payment
+    cancellation = booking.cancellation
+    return {
+        "subject": subject,
+        "business_name": one_line(business.name),
+        "ref": booking.ref,
+        "booking_id": booking.id,
+        "status": booking.status.value,
+        "pending": booking.status is Status.PENDING,
+        "customer_name": one_line(booking.customer.name),
+        "customer_email": booking.customer.email,
+        "customer_phone": one_line(booking.customer.phone or ""),
+        "service": one_line(booking.service.name),
+        "duration": duration(booking.service.duration_minutes),
+        "when": wording.when(booking.start_at, zone),
+        "relative_when": relative_when(booking.start_at, zone, now),
+        "notes": booking.notes or "",
+        "amount": wording.money(payment.amount, payment.currency),
+        "provider": PROVIDER_NAMES.get(payment.provider, payment.provider.value),
+        "transaction_id": one_line(payment.transaction_id),
+        "refunded": payment.status is PaymentStatus.REFUNDED,
+        "by_customer": bool(cancellation and cancellation.actor.kind is ActorKind.CUSTOMER),
+        "by_owner": bool(cancellation and cancellation.actor.kind is ActorKind.OWNER),
+        "reason": (cancellation.reason or "") if cancellation else "",
+        "failed_label": KIND_LABELS[failed_kind] if failed_kind else "",
+    }
+
+
+def _attach_invite(msg: EmailMessage, invite: Invite) -> None:
+    """The inline text/calendar alternative (method repeated as RFC 6047 asks) + invite.ics."""
+    msg.add_alternative(
+        invite.ics.decode("utf-8"), subtype="calendar", params={"method": invite.method.value}
+    )
+    msg.add_attachment(
+        invite.ics,
+        maintype="application",
+        subtype="ics",
+        filename=INVITE_FILENAME,
+        params={"name": INVITE_FILENAME},
+    )
+
+
+def _drop_inner_mime_version(part: MIMEPart) -> None:
+    """add_alternative/add_attachment stamp MIME-Version on every part; only the top needs it."""
+    del part["MIME-Version"]
+    if part.is_multipart():
+        for inner in part.iter_parts():
+            _drop_inner_mime_version(inner)

@@ -1,0 +1,93 @@
+"""Timed work under APScheduler: the mail dispatcher and the reminder sweep.
+
+Reminders live in the database, not in the scheduler: one sweep job finds those that fell due,
+so a restart loses none and start-up stays fast however many are planned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from bot import logs
+from bot.mail.dispatcher import Dispatcher
+from core.clock import Clock
+from storage.outbox import SqlReminders
+
+log = logs.get("bot.scheduler")
+
+
+class Background:
+    """Starts the recurring jobs and, on shutdown, lets the ones in flight finish."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        reminders: SqlReminders,
+        clock: Clock,
+        *,
+        poll_seconds: float,
+        sweep_seconds: float,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.reminders = reminders
+        self.clock = clock
+        self._poll = poll_seconds
+        self._sweep = sweep_seconds
+        self._scheduler: AsyncIOScheduler | None = None
+        self._running: set[asyncio.Task[object]] = set()
+
+    async def sweep(self) -> None:
+        """Queue the reminders that fell due."""
+        queued, skipped = await self.reminders.queue_due(self.clock.now())
+        if queued or skipped:
+            log.info("reminders.swept", queued=queued, skipped=skipped)
+
+    async def dispatch(self) -> None:
+        """Send what the outbox holds."""
+        await self.dispatcher.run_once()
+
+    def start(self) -> None:
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        for job, seconds in ((self.sweep, self._sweep), (self.dispatch, self._poll)):
+            scheduler.add_job(
+                self._tracked(job),
+                "interval",
+                seconds=seconds,
+                max_instances=1,
+                coalesce=True,
+                # The scheduler paces itself by the wall clock; the jobs read the injected one.
+                next_run_time=datetime.now(UTC),
+                id=job.__name__,
+            )
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def _tracked(self, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.add(task)
+            try:
+                await job()
+            except (OperationalError, DBAPIError) as exc:
+                log.warning("job.database_error", job=job.__name__, error=str(exc.orig)[:200])
+            finally:
+                if task is not None:
+                    self._running.discard(task)
+
+        run.__name__ = job.__name__
+        return run
+
+    async def stop(self, grace_seconds: float = 8.0) -> None:
+        """Stop scheduling and wait (bounded) for the jobs in flight to finish and mark."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=grace_seconds)
+        await self.dispatcher.transport.close()

@@ -1,0 +1,310 @@
+"""The durable outbox and the reminder plan: mail is queued in the transaction that causes it.
+
+Claims are leases: PostgreSQL instances claim rows with FOR UPDATE SKIP LOCKED so any number of
+them send each email once; on SQLite, write transactions are serialised, so one dispatcher
+claims at a time. A claim whose holder died expires with its lease and is claimed again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, and_, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from core.events import Event, EventKind
+from core.lifecycle import Status
+from core.model import Actor, ActorKind, Channel
+from core.notifications import (
+    DeliveryStatus,
+    MailKind,
+    QueuedMail,
+    mail_for,
+    plan_reminders,
+    reminder_still_useful,
+)
+from storage import rows
+from storage.engine import READ_ONLY
+from storage.tables import bookings, businesses, events, outbox, reminders
+
+RETRY_WINDOW = timedelta(hours=24)
+MAILER = Actor(ActorKind.SYSTEM, Channel.SYSTEM, "mailer")
+
+
+class MailQueue:
+    """Event hook: queue each event's emails (and a new booking's reminders) in its transaction."""
+
+    def __init__(self, retry_window: timedelta = RETRY_WINDOW) -> None:
+        self.retry_window = retry_window
+
+    async def __call__(self, conn: AsyncConnection, new_events: Sequence[Event]) -> None:
+        for event in new_events:
+            kinds = mail_for(event.kind)
+            if not kinds:
+                continue
+            target = (
+                await conn.execute(
+                    select(bookings.c.customer_email, bookings.c.start_at, businesses.c.owner_email)
+                    .join(businesses, businesses.c.id == bookings.c.business_id)
+                    .where(bookings.c.id == event.booking_id)
+                )
+            ).one()
+            for kind in kinds:
+                failed = event.data.get("outbox_id")
+                await self.queue(
+                    conn,
+                    business_id=event.business_id,
+                    booking_id=event.booking_id,
+                    kind=kind,
+                    recipient=target.owner_email if kind.to_owner else target.customer_email,
+                    dedupe_key=f"failed:{failed}" if failed else f"{event.booking_id}:{kind}",
+                    failed_kind=MailKind(event.data["kind"]) if failed else None,
+                    at=event.occurred_at,
+                )
+            if event.kind is EventKind.CREATED:
+                planned = plan_reminders(target.start_at, event.occurred_at)
+                if planned:
+                    await conn.execute(
+                        insert(reminders),
+                        [
+                            {
+                                "booking_id": event.booking_id,
+                                "kind": p.kind.value,
+                                "due_at": p.due_at,
+                                "state": "planned",
+                            }
+                            for p in planned
+                        ],
+                    )
+
+    async def queue(
+        self,
+        conn: AsyncConnection,
+        *,
+        business_id: int,
+        booking_id: int,
+        kind: MailKind,
+        recipient: str,
+        dedupe_key: str,
+        at: datetime,
+        failed_kind: MailKind | None = None,
+    ) -> None:
+        await conn.execute(
+            insert(outbox).values(
+                business_id=business_id,
+                booking_id=booking_id,
+                kind=kind.value,
+                recipient=recipient,
+                dedupe_key=dedupe_key,
+                failed_kind=failed_kind.value if failed_kind else None,
+                status=DeliveryStatus.PENDING.value,
+                attempts=0,
+                next_attempt_at=at,
+                retry_until=at + self.retry_window,
+                created_at=at,
+            )
+        )
+
+
+def _entry(row: Row[Any]) -> QueuedMail:
+    return QueuedMail(
+        id=row.id,
+        business_id=row.business_id,
+        booking_id=row.booking_id,
+        kind=MailKind(row.kind),
+        recipient=row.recipient,
+        status=DeliveryStatus(row.status),
+        attempts=row.attempts,
+        created_at=row.created_at,
+        next_attempt_at=row.next_attempt_at,
+        retry_until=row.retry_until,
+        last_error=row.last_error,
+        sent_at=row.sent_at,
+        failed_kind=MailKind(row.failed_kind) if row.failed_kind else None,
+    )
+
+
+class SqlOutbox:
+    """Claiming, marking and listing queued mail."""
+
+    def __init__(self, engine: AsyncEngine, queue: MailQueue | None = None) -> None:
+        self._engine = engine
+        self._reader = engine.execution_options(**{READ_ONLY: True})
+        self._queue = queue or MailQueue()
+        self._postgres = engine.dialect.name == "postgresql"
+
+    async def claim(
+        self, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[QueuedMail]:
+        """Lease up to `limit` due emails to `owner`; nobody else sends them while it lasts."""
+        due = (
+            select(outbox.c.id)
+            .where(
+                outbox.c.status == DeliveryStatus.PENDING.value,
+                outbox.c.next_attempt_at <= now,
+                or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now),
+            )
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        if self._postgres:
+            due = due.with_for_update(skip_locked=True)
+        async with self._engine.begin() as conn:
+            claimed = await conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(due.scalar_subquery()))
+                .values(lease_owner=owner, lease_until=now + lease, attempts=outbox.c.attempts + 1)
+                .returning(*outbox.c)
+            )
+            return sorted((_entry(r) for r in claimed.all()), key=lambda m: m.id)
+
+    async def mark_sent(self, mail_id: int, owner: str, now: datetime) -> bool:
+        async with self._engine.begin() as conn:
+            done = await conn.execute(
+                update(outbox)
+                .where(outbox.c.id == mail_id, outbox.c.lease_owner == owner)
+                .values(
+                    status=DeliveryStatus.SENT.value,
+                    sent_at=now,
+                    lease_owner=None,
+                    lease_until=None,
+                    last_error=None,
+                )
+            )
+            return done.rowcount == 1
+
+    async def mark_retry(
+        self, mail_id: int, owner: str, next_attempt_at: datetime, error: str
+    ) -> bool:
+        async with self._engine.begin() as conn:
+            done = await conn.execute(
+                update(outbox)
+                .where(outbox.c.id == mail_id, outbox.c.lease_owner == owner)
+                .values(
+                    next_attempt_at=next_attempt_at,
+                    lease_owner=None,
+                    lease_until=None,
+                    last_error=error[:500],
+                )
+            )
+            return done.rowcount == 1
+
+    async def mark_failed(self, mail: QueuedMail, owner: str, error: str, now: datetime) -> bool:
+        """Give up on an email; a customer's failed email is reported to the owner, once."""
+        async with self._engine.begin() as conn:
+            done = await conn.execute(
+                update(outbox)
+                .where(outbox.c.id == mail.id, outbox.c.lease_owner == owner)
+                .values(
+                    status=DeliveryStatus.FAILED.value,
+                    lease_owner=None,
+                    lease_until=None,
+                    last_error=error[:500],
+                )
+            )
+            if done.rowcount != 1:
+                return False
+            if not mail.kind.to_owner:
+                report = Event(
+                    kind=EventKind.MAIL_FAILED,
+                    business_id=mail.business_id,
+                    booking_id=mail.booking_id,
+                    occurred_at=now,
+                    actor=MAILER,
+                    data={"outbox_id": mail.id, "kind": mail.kind.value, "error": error[:200]},
+                )
+                await conn.execute(insert(events).values(rows.event_values(report)))
+                await self._queue(conn, [report])
+            return True
+
+    async def skip(self, mail_id: int, owner: str, reason: str) -> None:
+        """Drop an email that no longer makes sense (a reminder for a cancelled booking)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.id == mail_id, outbox.c.lease_owner == owner)
+                .values(status="skipped", lease_owner=None, lease_until=None, last_error=reason)
+            )
+
+    async def retry(self, mail_id: int, now: datetime) -> bool:
+        """Send a failed email again, with a fresh retry window."""
+        async with self._engine.begin() as conn:
+            done = await conn.execute(
+                update(outbox)
+                .where(outbox.c.id == mail_id, outbox.c.status == DeliveryStatus.FAILED.value)
+                .values(
+                    status=DeliveryStatus.PENDING.value,
+                    next_attempt_at=now,
+                    retry_until=now + self._queue.retry_window,
+                )
+            )
+            return done.rowcount == 1
+
+    async def listing(
+        self, statuses: Sequence[DeliveryStatus], limit: int = 200
+    ) -> list[QueuedMail]:
+        async with self._reader.connect() as conn:
+            found = await conn.execute(
+                select(outbox)
+                .where(outbox.c.status.in_([s.value for s in statuses]))
+                .order_by(outbox.c.id)
+                .limit(limit)
+            )
+            return [_entry(r) for r in found.all()]
+
+
+class SqlReminders:
+    """Turns reminders that fell due into queued mail, once, even with several instances."""
+
+    def __init__(self, engine: AsyncEngine, queue: MailQueue | None = None) -> None:
+        self._engine = engine
+        self._queue = queue or MailQueue()
+        self._postgres = engine.dialect.name == "postgresql"
+
+    async def queue_due(self, now: datetime, limit: int = 500) -> tuple[int, int]:
+        """Queue due reminders that still make sense and skip the rest; (queued, skipped)."""
+        due = (
+            select(
+                reminders.c.id,
+                reminders.c.kind,
+                reminders.c.booking_id,
+                bookings.c.business_id,
+                bookings.c.customer_email,
+                bookings.c.start_at,
+                bookings.c.status,
+            )
+            .join(bookings, bookings.c.id == reminders.c.booking_id)
+            .where(reminders.c.state == "planned", reminders.c.due_at <= now)
+            .order_by(reminders.c.due_at)
+            .limit(limit)
+        )
+        if self._postgres:
+            due = due.with_for_update(of=reminders, skip_locked=True)
+        queued = skipped = 0
+        async with self._engine.begin() as conn:
+            for r in (await conn.execute(due)).all():
+                kind = MailKind(r.kind)
+                useful = reminder_still_useful(kind, r.start_at, Status(r.status), now)
+                changed = await conn.execute(
+                    update(reminders)
+                    .where(and_(reminders.c.id == r.id, reminders.c.state == "planned"))
+                    .values(state="queued" if useful else "skipped")
+                )
+                if changed.rowcount != 1:
+                    continue
+                if not useful:
+                    skipped += 1
+                    continue
+                await self._queue.queue(
+                    conn,
+                    business_id=r.business_id,
+                    booking_id=r.booking_id,
+                    kind=kind,
+                    recipient=r.customer_email,
+                    dedupe_key=f"{r.booking_id}:{kind}",
+                    at=now,
+                )
+                queued += 1
+        return queued, skipped
