@@ -85,9 +85,11 @@ class Background:
 
     async def stop(self, grace_seconds: float = 8.0) -> None:
         """Stop scheduling and wait (bounded) for the jobs in flight to finish and mark."""
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
-            self._scheduler = None
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            scheduler.pause()  # no new runs; shutting down now would cancel the ones in flight
         if self._running:
             await asyncio.wait(set(self._running), timeout=grace_seconds)
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
         await self.dispatcher.transport.close()

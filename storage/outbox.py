@@ -228,6 +228,19 @@ class SqlOutbox:
                 .values(status="skipped", lease_owner=None, lease_until=None, last_error=reason)
             )
 
+    async def skip_queued(self, business_id: int, reason: str) -> int:
+        """Drop every email still queued for a business (seeded demo data sends nothing)."""
+        async with self._engine.begin() as conn:
+            done = await conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.business_id == business_id,
+                    outbox.c.status == DeliveryStatus.PENDING.value,
+                )
+                .values(status=DeliveryStatus.SKIPPED.value, last_error=reason)
+            )
+            return int(done.rowcount)
+
     async def retry(self, mail_id: int, now: datetime) -> bool:
         """Send a failed email again, with a fresh retry window."""
         async with self._engine.begin() as conn:

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
-from collections.abc import AsyncIterator, Iterator
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import structlog
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot import logs
 from bot.app import Services, build_services
 from bot.settings import Settings
 from core.clock import FixedClock
@@ -155,3 +159,30 @@ def smtp() -> Iterator[SmtpServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def process_logs() -> Iterator[Callable[[], None]]:
+    """Set logs up as the real process does (structlog and stdlib, both to stderr), then undo.
+
+    The test calls it itself: pytest swaps sys.stderr between setup and call, and
+    bot.logs.configure() keeps the stream it was given.
+    """
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    quiet = {n: logging.getLogger(n).level for n in ("uvicorn.access", "aiosqlite", "asyncio")}
+
+    def start() -> None:
+        logs.configure()
+        if root.handlers == handlers:  # pytest's own handlers kept basicConfig from adding one
+            root.addHandler(logging.StreamHandler(sys.stderr))
+
+    try:
+        yield start
+    finally:
+        for handler in root.handlers:
+            if handler not in handlers:
+                root.removeHandler(handler)
+        for name, level in quiet.items():
+            logging.getLogger(name).setLevel(level)
+        structlog.reset_defaults()

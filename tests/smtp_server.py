@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -27,6 +28,8 @@ class Mailbox:
         self.recipients: list[list[str]] = []
         self.data_replies: list[str] = []  # e.g. ["421 try later"], used one per DATA
         self.refuse_recipients: dict[str, str] = {}  # address -> "550 no such user"
+        self.data_delay = 0.0  # seconds the server takes to accept a message
+        self.receiving = threading.Event()  # set when a DATA command arrives
         self._lock = threading.Lock()
 
     async def handle_RCPT(
@@ -38,6 +41,9 @@ class Mailbox:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.receiving.set()
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         with self._lock:
             if self.data_replies:
                 return self.data_replies.pop(0)

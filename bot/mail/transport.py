@@ -76,7 +76,11 @@ class SmtpTransport:
         await client.connect()
         if self._username:
             # Log in whatever the TLS setting, so a relay on loopback without TLS works.
-            await client.login(self._username, self._password or "")
+            try:
+                await client.login(self._username, self._password or "")
+            except BaseException:
+                client.close()
+                raise
         return client
 
     async def send(self, message: EmailMessage) -> None:

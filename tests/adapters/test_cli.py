@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -14,6 +15,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from bot.app import build_services
+from bot.mail.transport import SmtpTransport
+from bot.settings import Settings
+from core.clock import FixedClock
+from core.notifications import DeliveryStatus
+from storage import migrate
+from tests.conftest import NOW, PAGE, new_booking
+from tests.smtp_server import SmtpServer
 
 JUNEPLUM = str(Path(sys.executable).parent / "juneplum")
 
@@ -131,3 +141,35 @@ def test_serve_takes_a_booking_over_http_and_stops_on_sigterm(
         _, err = server.communicate(timeout=15)
     assert server.returncode == 0
     assert key not in err  # secrets are never logged
+
+
+async def test_outbox_lists_pending_and_failed_mail_and_retries_a_failed_one(
+    env: dict[str, str], tmp_path: Path, smtp: SmtpServer
+) -> None:
+    url = env["DATABASE_URL"]
+    settings = Settings(database_url=url, _env_file=None)
+    transport = SmtpTransport(host="127.0.0.1", port=smtp.port, tls="none")
+    services = build_services(settings, clock=FixedClock(NOW), transport=transport)
+    await migrate.upgrade(services.engine)
+    business = await services.businesses.add(
+        name="Plum", timezone="UTC", owner_email="owner@plum.example", currency="USD",
+        api_key="k-cli", at=NOW,
+    )  # fmt: skip
+    smtp.mailbox.refuse_recipients["ana@example.com"] = "550 No such user"
+    await services.desk.intake(business.id, new_booking(), PAGE)
+    await services.dispatcher.run_once()
+    [failed] = await services.outbox.listing([DeliveryStatus.FAILED])
+    await services.aclose()
+
+    listed = await asyncio.to_thread(run, env, tmp_path, "outbox")
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split("\t") for line in listed.stdout.splitlines()[1:]]
+    assert [r[:5] for r in rows] == [
+        [str(failed.id), "created", "ana@example.com", "failed", "1"],
+    ]
+    assert rows[0][5].startswith("550")
+    retried = await asyncio.to_thread(run, env, tmp_path, "outbox", "retry", str(failed.id))
+    assert retried.returncode == 0 and f"Email {failed.id} queued again" in retried.stdout
+    again = await asyncio.to_thread(run, env, tmp_path, "outbox", "retry", str(failed.id))
+    assert again.returncode == 2 and "No failed email" in again.stderr
+    assert "\tpending\t" in (await asyncio.to_thread(run, env, tmp_path, "outbox")).stdout

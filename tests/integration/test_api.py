@@ -5,20 +5,16 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import logging
 import re
-import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
-import structlog
 from sqlalchemy import Table, func, select
 
-from bot import logs
 from bot.api import build_api
 from bot.app import Services
 from core.clock import FixedClock
@@ -561,33 +557,6 @@ async def test_health_and_the_api_description_need_no_key(api: httpx.AsyncClient
 
 
 # --- logging ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def process_logs() -> Iterator[Callable[[], None]]:
-    """Set logs up as the real process does (structlog and stdlib, both to stderr), then undo.
-
-    The test calls it itself: pytest swaps sys.stderr between setup and call, and
-    bot.logs.configure() keeps the stream it was given.
-    """
-    root = logging.getLogger()
-    handlers = list(root.handlers)
-    quiet = {n: logging.getLogger(n).level for n in ("uvicorn.access", "aiosqlite", "asyncio")}
-
-    def start() -> None:
-        logs.configure()
-        if root.handlers == handlers:  # pytest's own handlers kept basicConfig from adding one
-            root.addHandler(logging.StreamHandler(sys.stderr))
-
-    try:
-        yield start
-    finally:
-        for handler in root.handlers:
-            if handler not in handlers:
-                root.removeHandler(handler)
-        for name, level in quiet.items():
-            logging.getLogger(name).setLevel(level)
-        structlog.reset_defaults()
 
 
 EVENT_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\S+ \[\w+\s*\] (api\.\w+)")

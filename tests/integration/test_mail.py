@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -451,3 +451,56 @@ async def test_two_dispatchers_deliver_a_thousand_queued_emails_exactly_once(
     assert len(set(ids)) == 1000
     assert sum(sent) == 1000
     assert await mail.outbox.listing([DeliveryStatus.PENDING, DeliveryStatus.FAILED]) == []
+
+
+async def test_stopping_finishes_and_marks_the_email_in_flight(
+    mail: Services, shop: Business, smtp: SmtpServer
+) -> None:
+    smtp.mailbox.data_delay = 1.5  # a slow server: the stop arrives mid-send
+    mail.background.start()
+    await book(mail, shop)
+    for _ in range(100):
+        if smtp.mailbox.receiving.is_set():
+            break
+        await asyncio.sleep(0.05)
+    assert smtp.mailbox.receiving.is_set()
+    started = asyncio.get_running_loop().time()
+    await mail.background.stop(grace_seconds=8)
+    assert asyncio.get_running_loop().time() - started < 10
+    sent = await mail.outbox.listing([DeliveryStatus.SENT])
+    assert len(sent) == len(smtp.mailbox.messages) >= 1
+    assert await mail.outbox.listing([DeliveryStatus.FAILED]) == []
+
+
+async def test_smtp_faults_are_logged_one_line_each_without_secrets(
+    database_url: str,
+    clock: FixedClock,
+    tmp_path: Path,
+    smtp: SmtpServer,
+    process_logs: Callable[[], None],
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    process_logs()
+    smtp.mailbox.refuse_recipients["ana@example.com"] = "550 No such user"
+    settings = Settings(database_url=database_url, _env_file=None)
+    transport = SmtpTransport(
+        host="127.0.0.1", port=smtp.port, tls="none", username="u", password="hunter2-secret"
+    )
+    services = build_services(settings, clock=clock, transport=transport)
+    await migrate.upgrade(services.engine)
+    business = await services.businesses.add(
+        name="Logs", timezone="UTC", owner_email="o@x.example", currency="USD",
+        api_key="k-logs", at=NOW,
+    )  # fmt: skip
+    await services.desk.intake(business.id, new_booking(start=START), PAGE)
+    await services.dispatcher.run_once()  # AUTH isn't offered: retried, logged
+    smtp.stop()
+    clock.advance(minutes=1)
+    await services.dispatcher.run_once()  # the server is down: retried, logged
+    await services.aclose()
+    err = capfd.readouterr().err
+    assert "mail.retry" in err
+    assert "Traceback" not in err
+    assert "hunter2-secret" not in err
+    assert "Haircut" not in err  # no message bodies or subjects in the logs
+    assert all(len(line) < 400 for line in err.splitlines())
