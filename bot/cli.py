@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -47,9 +48,9 @@ def _settings() -> Settings:
     return settings
 
 
-def _run(work: Callable[[Services], Awaitable[T]]) -> T:
+def _run(work: Callable[[Services], Awaitable[T]], settings: Settings | None = None) -> T:
     """Build the services, run one piece of async work, always close them."""
-    settings = _settings()
+    settings = settings or _settings()
 
     async def main() -> T:
         services = build_services(settings)
@@ -223,7 +224,21 @@ def serve(
     """Run the HTTP API and everything configured."""
     from bot.server import serve as run_server  # uvicorn and FastAPI only when serving
 
-    _run(lambda services: run_server(services, attach_console=attach_console, business=business))
+    settings = _settings()
+    if attach_console:
+        # The terminal belongs to the console: logs go to a file instead of over the prompt.
+        log_file = settings.log_file or Path("var/juneplum.log")
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        logs.configure(
+            settings.log_level, settings.log_format, log_file.open("a", encoding="utf-8")
+        )
+        where = settings.smtp_host or f"files in {settings.mail_dir}/"
+        err.print(f"Logs go to {log_file}; mail goes to {where}.")
+
+    _run(
+        lambda services: run_server(services, attach_console=attach_console, business=business),
+        settings,
+    )
 
 
 def _refuse(message: str) -> None:

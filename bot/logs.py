@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
 
-def configure(level: str = "info", fmt: str = "console") -> None:
-    """Send structlog and stdlib logs to stderr, so stdout stays clean for --json output."""
+def configure(level: str = "info", fmt: str = "console", stream: TextIO | None = None) -> None:
+    """Send structlog and stdlib logs to stderr (or `stream`), keeping stdout for --json output."""
+    stream = stream or sys.stderr
     numeric = logging.getLevelNamesMapping()[level.upper()]
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=_one_line)
+        else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
         processors=[
@@ -24,19 +26,14 @@ def configure(level: str = "info", fmt: str = "console") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(
-        level=numeric, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
+        level=numeric, stream=stream, format="%(levelname)s %(name)s %(message)s", force=True
     )
-    for noisy in ("uvicorn.access", "aiosqlite", "asyncio"):
+    for noisy in ("uvicorn.access", "aiosqlite", "asyncio", "apscheduler"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
-
-
-def _one_line(sio: object, exc_info: object) -> None:  # pragma: no cover - formatting only
-    """Unexpected errors keep their traceback; handled ones are never logged with exc_info."""
-    structlog.dev.plain_traceback(sio, exc_info)  # type: ignore[arg-type]
 
 
 def get(name: str) -> structlog.stdlib.BoundLogger:

@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8000, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
+    log_file: Path | None = None  # serve --console writes logs to var/juneplum.log by default
     max_body_bytes: int = 1024 * 1024
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)
