@@ -9,6 +9,7 @@ import threading
 from collections.abc import AsyncIterator
 
 from rich.console import Console
+from rich.markup import escape
 
 from bot import console_render
 from bot.app import Services
@@ -101,8 +102,8 @@ class ConsoleChat:
     async def run(self, lines: AsyncIterator[str]) -> None:
         """The whole conversation: greet, then handle lines and alerts until quit or EOF."""
         self.out.print(
-            f"[bold]Juneplum console — {self.business.name}[/] ({self.business.timezone}). "
-            "Type `help`, `today`, `#42`… or `quit`."
+            f"[bold]Juneplum console — {escape(self.business.name)}[/] "
+            f"({self.business.timezone}). Type `help`, `today`, `#42`… or `quit`."
         )
         await self.start_watching()
         watcher = asyncio.create_task(self.watch())
@@ -117,14 +118,19 @@ class ConsoleChat:
 
 
 async def stdin_lines(prompt: str = PROMPT) -> AsyncIterator[str]:
-    """Lines typed on the terminal, read by a daemon thread so shutdown never waits on Enter."""
+    """Lines typed on the terminal, read by a daemon thread so shutdown never waits on Enter.
+
+    The prompt is shown only once the previous line's answer has been printed.
+    """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[str | None] = asyncio.Queue()
-
+    wanted = threading.Event()
     interactive = sys.stdin.isatty()
 
     def pump() -> None:
         while True:
+            wanted.wait()
+            wanted.clear()
             if interactive:
                 sys.stdout.write(prompt)
                 sys.stdout.flush()
@@ -134,7 +140,11 @@ async def stdin_lines(prompt: str = PROMPT) -> AsyncIterator[str]:
                 return
 
     threading.Thread(target=pump, name="console-stdin", daemon=True).start()
-    while (line := await queue.get()) is not None:
+    while True:
+        wanted.set()
+        line = await queue.get()
+        if line is None:
+            return
         yield line
 
 
@@ -157,7 +167,7 @@ async def open_console(services: Services, business_id: int | None, out: Console
     if len(found) > 1:
         out.print("Which business?")
         for b in found:
-            out.print(f"  {b.id}) {b.name} ({b.timezone})")
+            out.print(f"  {b.id}) {escape(b.name)} ({b.timezone})")
         by_id = {str(b.id): b for b in found}
         async for answer in stdin_lines("business id> "):
             if answer.strip() in by_id:

@@ -65,7 +65,7 @@ def _list(reply: BookingList) -> RenderableType:
     if not page.bookings:
         return Text(reply.empty_text)
     zone = reply.business.zone
-    table = Table(title=f"{reply.title} — {reply.business.name}", title_justify="left")
+    table = Table(title=Text(f"{reply.title} — {reply.business.name}"), title_justify="left")
     table.add_column("#", justify="right", style="bold")
     table.add_column("When" if reply.multi_day else "Time")
     table.add_column("Customer")
@@ -74,7 +74,7 @@ def _list(reply: BookingList) -> RenderableType:
     for b in page.bookings:
         t = b.start_at.astimezone(zone)
         when = f"{t:%a} {t.day} {t:%b %Y} {t:%H:%M}" if reply.multi_day else f"{t:%H:%M}"
-        table.add_row(b.ref, when, b.customer.name, b.service.name, _status(b.status))
+        table.add_row(b.ref, when, Text(b.customer.name), Text(b.service.name), _status(b.status))
     total = f"{page.total}" if page.total_exact else f"{page.total}+"
     first = (page.page - 1) * page.per_page + 1
     footer = f"Showing {first}–{first + len(page.bookings) - 1} of {total} ({zone.key})."
@@ -89,19 +89,21 @@ def _card(reply: BookingCard) -> RenderableType:
     grid.add_column(style="bold")
     grid.add_column()
     grid.add_row("Status", _status(b.status))
-    grid.add_row("When", wording.span(b, zone))
-    grid.add_row("Customer", b.customer.name)
-    grid.add_row("Email", b.customer.email)
-    grid.add_row("Phone", b.customer.phone or "—")
+    grid.add_row("When", Text(wording.span(b, zone)))
+    grid.add_row("Customer", Text(b.customer.name))
+    grid.add_row("Email", Text(b.customer.email))
+    grid.add_row("Phone", Text(b.customer.phone or "—"))
     price = wording.money(b.service.price, b.payment.currency) if b.service.price else "—"
-    grid.add_row("Service", f"{b.service.name} ({b.service.duration_minutes} min, {price})")
+    grid.add_row("Service", Text(f"{b.service.name} ({b.service.duration_minutes} min, {price})"))
     grid.add_row(
         "Payment",
-        f"{wording.money(b.payment.amount, b.payment.currency)} {b.payment.status.value} via "
-        f"{b.payment.provider.value} (transaction {b.payment.transaction_id})",
+        Text(
+            f"{wording.money(b.payment.amount, b.payment.currency)} {b.payment.status.value} via "
+            f"{b.payment.provider.value} (transaction {b.payment.transaction_id})"
+        ),
     )
     if b.notes:
-        grid.add_row("Notes", b.notes)
+        grid.add_row("Notes", Text(b.notes))
     parts: list[RenderableType] = [grid]
     if reply.overlaps:
         clash = ", ".join(
@@ -114,7 +116,7 @@ def _card(reply: BookingCard) -> RenderableType:
     parts.append(Text("History", style="bold"))
     parts.extend(Text(f"  {wording.history_line(h, zone)}") for h in b.history)
     parts.append(actions_hint(b, reply.actions))
-    return Panel(Group(*parts), title=f"{b.ref} — {reply.business.name}", title_align="left")
+    return Panel(Group(*parts), title=Text(f"{b.ref} — {reply.business.name}"), title_align="left")
 
 
 def _calendar(reply: CalendarMonth) -> RenderableType:
@@ -166,6 +168,12 @@ def alert(event: Event, booking: Booking, business: Business, actions: list[Move
     )
     if event.kind is EventKind.CREATED:
         title, body = f"New booking {booking.ref}", f"{what}\n{paid}"
+    elif event.kind is EventKind.MAIL_FAILED:
+        title = f"Email to {booking.customer.name} failed ({booking.ref}, {event.data.get('kind')})"
+        body = (
+            f"{event.data.get('error', '')}\nWrite to them yourself: {booking.customer.email}"
+            + (f" · {booking.customer.phone}" if booking.customer.phone else "")
+        )
     else:
         reason = event.data.get("reason")
         said = f" — “{reason}”" if reason else ""
@@ -176,7 +184,7 @@ def alert(event: Event, booking: Booking, business: Business, actions: list[Move
             body += "\n" + wording.refund_hint(booking)
     return Panel(
         Group(Text(body), actions_hint(booking, actions)),
-        title=title,
+        title=Text(title),
         title_align="left",
         border_style="cyan",
     )

@@ -10,8 +10,11 @@ from rich.console import Console
 
 from bot.app import Services
 from bot.console import ConsoleChat
+from bot.mail.dispatcher import Dispatcher, DispatchSettings
+from bot.mail.transport import SmtpTransport
 from core.model import Actor, ActorKind, Business, Channel
 from tests.conftest import PAGE, new_booking
+from tests.smtp_server import SmtpServer
 
 ME = Actor(ActorKind.OWNER, Channel.CONSOLE, "owner")
 
@@ -159,3 +162,34 @@ async def test_lists_over_several_days_show_each_booking_s_date(
     single_day = await dialog.say("2026-12-03")
     assert "10:00" in single_day and "Thu 3 Dec" not in single_day
     assert "No bookings in next 7 days." in await dialog.say("next 7 days")
+
+
+async def test_customer_text_that_looks_like_markup_is_shown_as_typed(
+    services: Services, business: Business, dialog: Dialog
+) -> None:
+    start = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
+    booking, _ = await services.desk.intake(
+        business.id, new_booking(name="[/bold] [red]Zoë[/red] <b>", start=start, txn="[x]"), PAGE
+    )
+    assert "[/bold] [red]Zoë[/red] <b>" in await dialog.alerts()
+    assert "[/bold] [red]Zoë[/red] <b>" in await dialog.say("today")
+    card = await dialog.say(f"#{booking.id}")
+    assert "[/bold] [red]Zoë[/red] <b>" in card and "transaction [x]" in card
+
+
+async def test_an_email_that_failed_for_good_is_alerted_to_the_owner(
+    services: Services, business: Business, dialog: Dialog, smtp: SmtpServer
+) -> None:
+    booking_id = await book(services, business)
+    await dialog.alerts()
+    smtp.mailbox.refuse_recipients["ana@example.com"] = "550 No such user"
+    transport = SmtpTransport(host="127.0.0.1", port=smtp.port, tls="none")
+    sender = Dispatcher(
+        services.outbox, services.store, transport, services.clock,
+        DispatchSettings(mail_from="bookings@plum.example"),
+    )  # fmt: skip
+    await sender.run_once()
+    await transport.close()
+    alert = await dialog.alerts()
+    assert f"Email to Ana Silva failed (#{booking_id}, created)" in alert
+    assert "550" in alert and "ana@example.com" in alert
