@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from bot import logs
 from bot.app import Services, build_services
-from bot.console import ConsoleSetupError, open_console, stdin_lines
+from bot.console.chat import ConsoleSetupError, open_console, stdin_lines
 from bot.demo import seed_demo
 from bot.keys import new_api_key
 from bot.settings import Settings
@@ -208,7 +208,9 @@ def console(
     """Chat with the booking desk in this terminal; new bookings arrive as alerts."""
 
     async def work(services: Services) -> None:
-        chat = await open_console(services, business, Console())
+        chat = await open_console(
+            services.desk, services.feed, await services.businesses.all(), business, Console()
+        )
         await chat.run(stdin_lines())
 
     _run(work)

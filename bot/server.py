@@ -13,7 +13,7 @@ from rich.console import Console
 from bot import logs
 from bot.api import build_api
 from bot.app import Services
-from bot.console import open_console, stdin_lines
+from bot.console.chat import open_console, stdin_lines
 
 log = logs.get("bot.server")
 
@@ -41,7 +41,10 @@ async def serve(services: Services, *, attach_console: bool, business: int | Non
             lifespan="off",
         )
     )
-    chat = await open_console(services, business, Console()) if attach_console else None
+    chat = None
+    if attach_console:
+        found = await services.businesses.all()
+        chat = await open_console(services.desk, services.feed, found, business, Console())
     log.info("serve.start", http=f"http://{settings.http_host}:{settings.http_port}")
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

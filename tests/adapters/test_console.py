@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 from bot.app import Services
-from bot.console import ConsoleChat
+from bot.console.chat import ConsoleChat
 from bot.mail.dispatcher import Dispatcher, DispatchSettings
 from bot.mail.transport import SmtpTransport
 from core.model import Actor, ActorKind, Business, Channel

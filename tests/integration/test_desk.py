@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import Services
+from bot.app import Services, build_services
+from bot.settings import Settings
 from core.desk import Desk
 from core.errors import BookingNotFound, IdempotencyConflict, StartInPast, TooLateToCancel
 from core.events import EventKind
@@ -226,3 +228,27 @@ async def test_details_show_an_overlap_without_refusing_the_booking(
     assert isinstance(card, BookingCard)
     assert [o.id for o in card.overlaps] == [first.id]
     assert card.actions == [Move.CONFIRM, Move.CANCEL]
+
+
+async def test_writers_in_two_processes_wait_for_each_other_instead_of_failing(
+    services: Services, business: Business, database_url: str, tmp_path: Path
+) -> None:
+    # A second, independent engine on the same database: as a second `juneplum serve` would be.
+    other = build_services(
+        Settings(database_url=database_url, mail_dir=tmp_path / "m2", _env_file=None),
+        clock=services.clock,
+    )
+    try:
+        results = await asyncio.gather(
+            *(
+                (services if n % 2 else other).desk.intake(
+                    business.id, new_booking(txn=f"W-{n}"), PAGE
+                )
+                for n in range(40)
+            )
+        )
+    finally:
+        await other.aclose()
+    assert all(created for _, created in results)
+    assert await count(services, bookings) == 40
+    assert await count(services, events) == 40

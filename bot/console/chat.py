@@ -1,4 +1,4 @@
-"""The terminal console: a chat adapter over the same desk, for trying the product locally."""
+"""The console conversation: lines in, rendered replies and live alerts out."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from collections.abc import AsyncIterator
 from rich.console import Console
 from rich.markup import escape
 
-from bot import console_render
-from bot.app import Services
+from bot.console import render as console_render
 from core.commands import Act, Command, CommandError
 from core.desk import Desk
 from core.errors import DomainError
@@ -152,9 +151,11 @@ class ConsoleSetupError(Exception):
     """The console can't start; the message says what to do."""
 
 
-async def open_console(services: Services, business_id: int | None, out: Console) -> ConsoleChat:
+async def open_console(
+    desk: Desk, feed: EventFeed, businesses: list[Business], business_id: int | None, out: Console
+) -> ConsoleChat:
     """A console for the given business, the only one, or the one the owner picks."""
-    found = await services.businesses.all()
+    found = businesses
     if business_id is not None:
         found = [b for b in found if b.id == business_id]
         if not found:
@@ -177,4 +178,4 @@ async def open_console(services: Services, business_id: int | None, out: Console
         else:
             raise ConsoleSetupError("No business chosen.")
     actor = Actor(ActorKind.OWNER, Channel.CONSOLE, "owner")
-    return ConsoleChat(services.desk, services.feed, chosen, out, actor)
+    return ConsoleChat(desk, feed, chosen, out, actor)
