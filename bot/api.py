@@ -16,8 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import logs
 from bot.api_schema import BookingIn, BookingOut, CancelIn, ErrorOut
-from bot.app import Services
 from core import wording
+from core.desk import Desk
 from core.errors import (
     BookingNotFound,
     DomainError,
@@ -27,6 +27,7 @@ from core.errors import (
     TooLateToCancel,
 )
 from core.model import Actor, ActorKind, Business, Channel
+from storage.businesses import SqlBusinesses
 
 log = logs.get("bot.api")
 
@@ -37,14 +38,13 @@ class Unauthorized(Exception):
     pass
 
 
-def build_api(services: Services) -> FastAPI:
+def build_api(desk: Desk, businesses: SqlBusinesses, *, max_body_bytes: int) -> FastAPI:
     """The ASGI app, bound to the services it serves."""
     app = FastAPI(
         title="Juneplum Bookings intake API",
         version="1",
         description="Booking pages post paid bookings; each becomes a pending booking.",
     )
-    desk = services.desk
 
     async def business(
         authorization: Annotated[str | None, Header()] = None,
@@ -52,7 +52,7 @@ def build_api(services: Services) -> FastAPI:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized
-        found = await services.businesses.by_api_key(token.strip())
+        found = await businesses.by_api_key(token.strip())
         if found is None:
             raise Unauthorized
         return found
@@ -133,7 +133,7 @@ def build_api(services: Services) -> FastAPI:
         detail: Any = text if loc is None else [{"loc": loc, "msg": text, "type": "value_error"}]
         return JSONResponse({"detail": detail}, status_code=status)
 
-    app.add_middleware(BodyLimit, limit=services.settings.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
     return app
 
 

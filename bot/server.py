@@ -33,7 +33,11 @@ async def serve(services: Services, *, attach_console: bool, business: int | Non
     await services.businesses.all()  # fails fast, with a clear message, on an unmigrated database
     server = _Server(
         uvicorn.Config(
-            build_api(services),
+            build_api(
+                services.desk,
+                services.businesses,
+                max_body_bytes=settings.max_body_bytes,
+            ),
             host=settings.http_host,
             port=settings.http_port,
             log_config=None,

@@ -77,7 +77,13 @@ async def api(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A client for the real app behind a real uvicorn on 127.0.0.1 (no proxies, no mocks)."""
     async with (
-        serving(build_api(services)) as url,
+        serving(
+            build_api(
+                services.desk,
+                services.businesses,
+                max_body_bytes=services.settings.max_body_bytes,
+            )
+        ) as url,
         httpx.AsyncClient(base_url=url, timeout=30, trust_env=False) as client,
     ):
         yield client
