@@ -9,7 +9,7 @@ parameter and every authenticated request fails with 422.
 import time
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,6 +24,7 @@ from core.errors import (
     IdempotencyConflict,
     IllegalMove,
     StartInPast,
+    StartTooFar,
     TooLateToCancel,
 )
 from core.model import Actor, ActorKind, Business, Channel
@@ -32,6 +33,7 @@ from storage.businesses import SqlBusinesses
 log = logs.get("bot.api")
 
 API_ACTOR = Actor(ActorKind.SYSTEM, Channel.API, "booking page")
+BookingId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The booking's number")]
 
 
 class Unauthorized(Exception):
@@ -92,13 +94,13 @@ def build_api(desk: Desk, businesses: SqlBusinesses, *, max_body_bytes: int) -> 
         return BookingOut.of(booking, owner)
 
     @app.get("/api/bookings/{booking_id}", response_model=BookingOut, responses=errors)
-    async def get_booking(booking_id: int, owner: Owner) -> BookingOut:
+    async def get_booking(booking_id: BookingId, owner: Owner) -> BookingOut:
         """Show one booking of this business."""
         return BookingOut.of(await desk.booking(owner, booking_id), owner)
 
     @app.post("/api/bookings/{booking_id}/cancel", response_model=BookingOut, responses=errors)
     async def cancel_booking(
-        booking_id: int, owner: Owner, body: CancelIn | None = None
+        booking_id: BookingId, owner: Owner, body: CancelIn | None = None
     ) -> BookingOut:
         """Cancel on the customer's behalf; the owner refunds in the provider's dashboard."""
         booking = await desk.booking(owner, booking_id)
@@ -140,7 +142,7 @@ def build_api(desk: Desk, businesses: SqlBusinesses, *, max_body_bytes: int) -> 
 def _status_of(exc: DomainError) -> tuple[int, list[str] | None]:
     if isinstance(exc, BookingNotFound):
         return 404, None
-    if isinstance(exc, StartInPast):
+    if isinstance(exc, StartInPast | StartTooFar):
         return 422, ["body", "start"]
     if isinstance(exc, IdempotencyConflict):
         return 422, ["header", "Idempotency-Key"]
@@ -150,7 +152,9 @@ def _status_of(exc: DomainError) -> tuple[int, list[str] | None]:
 
 
 class BodyLimit:
-    """Refuse bodies over the limit with 413 before any handler sees them, chunked ones too."""
+    """Refuse bodies over the limit with 413 before any handler sees them, chunked ones too;
+    answer an unexpected error with a plain 500 and one log line (the engine hides SQL
+    parameters, so no customer detail reaches the log)."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -189,15 +193,27 @@ class BodyLimit:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        status = 500
+        status, started = 500, False
 
         async def send_status(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started = message["status"], True
             await send(message)
 
-        await self.app(scope, replay, send_status)
+        try:
+            await self.app(scope, replay, send_status)
+        except Exception as exc:
+            first_line = (str(exc).splitlines() or [""])[0][:200]
+            log.error(
+                "api.unexpected", path=scope["path"], error=type(exc).__name__, detail=first_line
+            )
+            if not started:
+                response = JSONResponse(
+                    {"detail": "Something went wrong; nothing was saved."}, status_code=500
+                )
+                await response(scope, _no_receive, send)
+            return
         log.debug(
             "http.request",
             method=scope["method"],

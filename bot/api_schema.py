@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -20,7 +21,31 @@ from pydantic import (
 
 from core.model import Booking, Business, Customer, NewBooking, Payment, Provider, Service
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+def _no_controls(value: str) -> str:
+    """Refuse control characters: they could rewrite an owner's terminal or a mail header."""
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _no_controls_but_lines(value: str) -> str:
+    """Free text may break lines and tab, nothing else."""
+    _no_controls(value.replace("\r\n", " ").replace("\n", " ").replace("\t", " "))
+    return value.replace("\r\n", "\n")
+
+
+def _ascii_mailbox(value: str) -> str:
+    """The part before @ must be ASCII: we send without SMTPUTF8, so others can't be delivered."""
+    if not value.partition("@")[0].isascii():
+        raise ValueError("the part before @ must use ASCII letters only")
+    return value
+
+
+OneLine = AfterValidator(_no_controls)
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), OneLine
+]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_upper=True)]
 
 
@@ -35,8 +60,10 @@ Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=3), AfterV
 
 class CustomerIn(BaseModel):
     name: Name
-    email: Annotated[EmailStr, StringConstraints(max_length=320)]
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = None
+    email: Annotated[EmailStr, StringConstraints(max_length=320), AfterValidator(_ascii_mailbox)]
+    phone: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=32), OneLine] | None
+    ) = None
 
 
 class ServiceIn(BaseModel):
@@ -48,7 +75,7 @@ class ServiceIn(BaseModel):
 class PaymentIn(BaseModel):
     provider: Literal["inkress", "paypal"]
     transaction_id: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), OneLine
     ]
     amount: Amount
     currency: Currency
@@ -78,7 +105,10 @@ class BookingIn(BaseModel):
     service: ServiceIn
     start: AwareDatetime
     payment: PaymentIn
-    notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    notes: (
+        Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_controls_but_lines)]
+        | None
+    ) = None
 
     def fingerprint(self) -> str:
         """A digest of the request's meaning, to tell a repeat from a reused key.
@@ -117,7 +147,14 @@ def _plain(amount: Decimal) -> str:
 
 
 class CancelIn(BaseModel):
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    reason: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, max_length=500),
+            AfterValidator(_no_controls_but_lines),
+        ]
+        | None
+    ) = None
 
 
 class HistoryOut(BaseModel):

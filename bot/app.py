@@ -13,7 +13,6 @@ from bot.scheduler import Background
 from bot.settings import Settings
 from core.clock import Clock, SystemClock
 from core.desk import Desk
-from core.notifications import RetryPolicy
 from storage.bookings import SqlBookingStore
 from storage.businesses import SqlBusinesses
 from storage.engine import create_engine
@@ -78,7 +77,6 @@ def build_services(
         DispatchSettings(
             mail_from=settings.mail_from,
             concurrency=settings.mail_concurrency,
-            policy=RetryPolicy(give_up_after=timedelta(hours=settings.mail_retry_hours)),
         ),
         name=dispatcher_name,
     )

@@ -14,12 +14,14 @@ import typer
 from email_validator import EmailNotValidError, validate_email
 from pydantic import ValidationError
 from rich.console import Console
+from rich.text import Text
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from bot import logs
 from bot.app import Services, build_services
-from bot.console.chat import ConsoleSetupError, open_console, stdin_lines
+from bot.console.chat import open_console, stdin_lines
 from bot.demo import seed_demo
+from bot.errors import CannotStart
 from bot.keys import new_api_key
 from bot.settings import Settings
 from core.model import Business
@@ -40,9 +42,8 @@ def _settings() -> Settings:
         settings = Settings()
     except ValidationError as exc:
         for e in exc.errors():
-            err.print(
-                f"[red]Configuration error:[/] {'.'.join(map(str, e['loc'])).upper()}: {e['msg']}"
-            )
+            field = ".".join(map(str, e["loc"])).upper() or "SETTINGS"
+            err.print(Text(f"Configuration error: {field}: {e['msg']}", style="red"))
         raise typer.Exit(2) from None
     logs.configure(settings.log_level, settings.log_format)
     return settings
@@ -61,7 +62,7 @@ def _run(work: Callable[[Services], Awaitable[T]], settings: Settings | None = N
 
     try:
         return asyncio.run(main())
-    except ConsoleSetupError as exc:
+    except CannotStart as exc:
         _refuse(str(exc))
         raise  # unreachable: _refuse exits
     except (OperationalError, ProgrammingError, DBAPIError, OSError) as exc:
@@ -244,7 +245,7 @@ def serve(
 
 
 def _refuse(message: str) -> None:
-    err.print(f"[red]{message}[/]")
+    err.print(Text(message, style="red"))
     raise typer.Exit(2)
 
 

@@ -85,6 +85,7 @@ class Background:
 
     async def stop(self, grace_seconds: float = 8.0) -> None:
         """Stop scheduling and wait (bounded) for the jobs in flight to finish and mark."""
+        self.dispatcher.stop()
         scheduler, self._scheduler = self._scheduler, None
         if scheduler is not None:
             scheduler.pause()  # no new runs; shutting down now would cancel the ones in flight

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 from collections.abc import Iterator
 
 import uvicorn
@@ -14,6 +15,7 @@ from bot import logs
 from bot.api import build_api
 from bot.app import Services
 from bot.console.chat import open_console, stdin_lines
+from bot.errors import CannotStart
 
 log = logs.get("bot.server")
 
@@ -27,10 +29,15 @@ class _Server(uvicorn.Server):
         yield
 
 
+class CannotServe(CannotStart):
+    """The HTTP API can't listen."""
+
+
 async def serve(services: Services, *, attach_console: bool, business: int | None) -> None:
-    """Serve until a signal (or the console's `quit`) asks to stop."""
+    """Serve until a signal (or the console's `quit`) asks to stop; exit within 10 s of it."""
     settings = services.settings
     await services.businesses.all()  # fails fast, with a clear message, on an unmigrated database
+    sock = _listen(settings.http_host, settings.http_port)
     server = _Server(
         uvicorn.Config(
             build_api(
@@ -38,11 +45,10 @@ async def serve(services: Services, *, attach_console: bool, business: int | Non
                 services.businesses,
                 max_body_bytes=settings.max_body_bytes,
             ),
-            host=settings.http_host,
-            port=settings.http_port,
             log_config=None,
             access_log=False,
             lifespan="off",
+            timeout_graceful_shutdown=GRACEFUL_HTTP_SECONDS,
         )
     )
     chat = None
@@ -52,10 +58,10 @@ async def serve(services: Services, *, attach_console: bool, business: int | Non
     log.info("serve.start", http=f"http://{settings.http_host}:{settings.http_port}")
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, _stop, server, sig)
+        loop.add_signal_handler(sig, _stop, services, server, sig)
     services.background.start()
     try:
-        api_task = asyncio.create_task(server.serve(), name="http")
+        api_task = asyncio.create_task(server.serve(sockets=[sock]), name="http")
         if chat is None:
             await api_task
             return
@@ -67,13 +73,37 @@ async def serve(services: Services, *, attach_console: bool, business: int | Non
             await console_task
         await api_task
     finally:
-        # Finish and mark the emails in flight; bounded so SIGTERM stops us within 10 s.
-        await services.background.stop(grace_seconds=8.0)
+        # The emails in flight finish and are marked; what is left is picked up by the lease.
+        await services.background.stop(grace_seconds=GRACEFUL_MAIL_SECONDS)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        sock.close()
         log.info("serve.stop")
 
 
-def _stop(server: uvicorn.Server, sig: signal.Signals) -> None:
+GRACEFUL_HTTP_SECONDS = 4
+GRACEFUL_MAIL_SECONDS = 4.0  # together well under the 10 s a supervisor waits after SIGTERM
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the API's socket ourselves, so a busy port is one clear message, not a traceback."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        )[0]
+        sock = socket.socket(family, kind, proto)  # IPPROTO_TCP: asyncio then sets TCP_NODELAY
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+        sock.setblocking(False)
+    except OSError as exc:
+        raise CannotServe(f"Can't listen on {host}:{port}: {exc.strerror or exc}.") from None
+    return sock
+
+
+def _stop(services: Services, server: uvicorn.Server, sig: signal.Signals) -> None:
+    if server.should_exit:  # a second signal: don't wait for slow clients
+        server.force_exit = True
     log.info("serve.signal", signal=sig.name)
+    services.dispatcher.stop()  # no new mail claimed from now on
     server.should_exit = True

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from storage.engine import async_url
 
 PLACEHOLDERS = {"changeme", "change-me", "xoxb-your-token", "your-token-here", "secret"}
 
@@ -22,7 +26,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
     log_file: Path | None = None  # serve --console writes logs to var/juneplum.log by default
-    max_body_bytes: int = 1024 * 1024
+    max_body_bytes: int = Field(default=1024 * 1024, ge=16 * 1024)
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)
     smtp_username: str | None = None
@@ -38,6 +42,17 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = None
     telegram_bot_token: SecretStr | None = None
 
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        try:
+            async_url(value)
+        except Exception as exc:
+            raise ValueError(
+                "use sqlite:///path/to/file.db or postgresql://user:password@host:5432/db"
+            ) from exc
+        return value
+
     @field_validator("smtp_host", "smtp_username")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
@@ -47,9 +62,26 @@ class Settings(BaseSettings):
     @classmethod
     def _plain_address(cls, value: str) -> str:
         value = value.strip()
-        if "@" not in value or any(c in value for c in "<>\r\n ,;"):
+        try:
+            address = Address(addr_spec=value)
+        except (ValueError, IndexError, HeaderParseError):
+            address = None
+        if address is None or not address.username or "." not in address.domain:
             raise ValueError("must be a plain address like bookings@example.com")
         return value
+
+    @model_validator(mode="after")
+    def _no_clear_text_password(self) -> Settings:
+        if (
+            self.smtp_username
+            and self.smtp_tls == "none"
+            and self.smtp_host not in ("127.0.0.1", "::1", "localhost")
+        ):
+            raise ValueError(
+                "SMTP_TLS=none would send SMTP_PASSWORD in clear text to a remote host; "
+                "use starttls or tls (logging in without TLS is only allowed on loopback)"
+            )
+        return self
 
     @field_validator("slack_bot_token", "telegram_bot_token", "smtp_password")
     @classmethod
@@ -59,7 +91,3 @@ class Settings(BaseSettings):
         if value is not None and not value.get_secret_value().strip():
             return None
         return value
-
-    @property
-    def has_chat(self) -> bool:
-        return self.slack_bot_token is not None or self.telegram_bot_token is not None

@@ -14,14 +14,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from core import periods
+from core.folding import fold
 from core.lifecycle import Move, Status
 from core.periods import DaySpan
 
 COMMAND_PREFIXES = ("/bookings", "bookings")
-KEYWORDS = (
-    "today", "tomorrow", "week", "next 7 days", "all", "search", "calendar", "help",
-    "pending", "confirmed", "completed", "cancelled", "confirm", "complete", "cancel",
-)  # fmt: skip
+FIRST_YEAR, LAST_YEAR = 1900, 9998  # dates outside this range are refused, never overflowed
 
 EXAMPLES = (
     "today · tomorrow · week · next 7 days · all · 2026-12-01 · 2026-12-01..2026-12-07 · "
@@ -87,6 +85,18 @@ class CommandError(ValueError):
 
 _STATUS_WORDS = {s.value: s for s in Status} | {"canceled": Status.CANCELLED}
 _MOVE_WORDS = {m.value: m for m in Move} | {"done": Move.COMPLETE}
+_VIEW_WORDS = {
+    "today": periods.today,
+    "tomorrow": periods.tomorrow,
+    "week": periods.this_week,
+    "this week": periods.this_week,
+    "next 7 days": periods.next_days,
+    "next7": periods.next_days,
+    "next 7": periods.next_days,
+    "7 days": periods.next_days,
+}
+_OTHER_WORDS = ("all", "list", "search", "calendar", "help")
+KEYWORDS = (*_VIEW_WORDS, *_STATUS_WORDS, *_MOVE_WORDS, *_OTHER_WORDS)
 _DATE = r"\d{4}-\d{1,2}-\d{1,2}"
 _RANGE = re.compile(rf"^({_DATE})\s*\.\.\s*({_DATE})$")
 _BOOKING_REF = re.compile(r"^#?(\d{1,12})$")
@@ -116,7 +126,7 @@ def parse(text: str, today: date) -> Command:
 
     page = 1
     paged = _PAGE.match(words)
-    if paged and paged.group(1):
+    if paged and paged.group(1) and paged.group(1).split()[0].lower() not in _MOVE_WORDS:
         words, page = paged.group(1), int(paged.group(2))
         if page < 1:
             raise CommandError("Pages start at 1, e.g. `all page 2`.")
@@ -127,20 +137,14 @@ def parse(text: str, today: date) -> Command:
 
     if lowered in ("help", "?", "start"):
         return Help()
-    if lowered == "today":
-        return ListDays(periods.today(today), page)
-    if lowered == "tomorrow":
-        return ListDays(periods.tomorrow(today), page)
-    if lowered in ("week", "this week"):
-        return ListDays(periods.this_week(today), page)
-    if lowered in ("next 7 days", "next7", "next 7", "7 days"):
-        return ListDays(periods.next_days(today, 7), page)
+    if lowered in _VIEW_WORDS:
+        return ListDays(_VIEW_WORDS[lowered](today), page)
     if lowered in ("all", "list"):
         return ListAll(page)
     if lowered in _STATUS_WORDS:
         return ListStatus(_STATUS_WORDS[lowered], page)
     if head == "search":
-        if not rest:
+        if not fold(rest):
             raise CommandError("Search for what? e.g. `search ana` or `search haircut`.")
         return Search(rest_original, page)
     if head == "calendar":
@@ -165,6 +169,8 @@ def parse(text: str, today: date) -> Command:
             f"I can't read “{words}”. Dates look like 2026-12-01, ranges like "
             "2026-12-01..2026-12-07, bookings like #42."
         )
+    if not fold(words):
+        raise CommandError(f"I can't read “{words}”. Type `help` for what I understand.")
     return Search(words, page, bare=True)
 
 
@@ -177,18 +183,21 @@ def suggestion(word: str) -> str | None:
 def _date(text: str) -> date:
     try:
         year, month, day = (int(p) for p in text.split("-"))
-        return date(year, month, day)
+        found = date(year, month, day)
     except ValueError:
         raise CommandError(
             f"{text} isn't a date on the calendar. Dates look like 2026-12-01."
         ) from None
+    if not FIRST_YEAR <= found.year <= LAST_YEAR:
+        raise CommandError(f"Pick a date between {FIRST_YEAR} and {LAST_YEAR}.")
+    return found
 
 
 def _calendar(rest: str, today: date) -> ShowCalendar:
     if not rest:
         return ShowCalendar(today.year, today.month)
     m = _MONTH.match(rest)
-    if not m or not 1 <= int(m.group(2)) <= 12 or not 1 <= int(m.group(1)) <= 9998:
+    if not m or not 1 <= int(m.group(2)) <= 12 or not FIRST_YEAR <= int(m.group(1)) <= LAST_YEAR:
         raise CommandError(f"“{rest}” isn't a month. Try `calendar` or `calendar 2026-12`.")
     return ShowCalendar(int(m.group(1)), int(m.group(2)))
 

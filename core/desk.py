@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 from core import commands, periods, wording
 from core.clock import Clock
@@ -24,6 +24,7 @@ from core.errors import (
     BusinessNotFound,
     DomainError,
     StartInPast,
+    StartTooFar,
     TooLateToCancel,
 )
 from core.folding import fold
@@ -41,6 +42,7 @@ from core.replies import (
 )
 
 PER_PAGE = 20
+MAX_AHEAD = timedelta(days=2 * 366)
 
 
 class Desk:
@@ -88,8 +90,6 @@ class Desk:
                 start, end = span.utc_bounds(business.zone)
                 query = BookingFilter(start_from=start, start_before=end, page=page)
                 more = f"{span.label.lower()} page {page + 1}"
-                if span.label.startswith("20"):
-                    more = f"{span.label} page {page + 1}"
                 return await self._list(
                     business, query, span.label, span.days > 1, f"No bookings {_on(span)}.", more
                 )
@@ -200,9 +200,15 @@ class Desk:
     ) -> MoveDone:
         """A customer cancels from the booking page; allowed up to the start time."""
         booking = await self.booking(business, booking_id)
-        if booking.status.is_final is False and booking.start_at <= self._clock.now():
+        if not booking.status.is_final and booking.start_at <= self._clock.now():
             raise TooLateToCancel(booking_id)
-        return await self.act(business, booking_id, Move.CANCEL, actor, reason)
+        try:
+            return await self.act(business, booking_id, Move.CANCEL, actor, reason)
+        except IllegalMove as lost:
+            if lost.changed_by is None or lost.status.is_final:
+                raise
+            # The owner confirmed a moment ago: the customer's cancel still stands.
+            return await self.act(business, booking_id, Move.CANCEL, actor, reason)
 
     async def intake(self, business_id: int, new: NewBooking, actor: Actor) -> tuple[Booking, bool]:
         """Take a paid booking from a booking page; (booking, created).
@@ -210,10 +216,15 @@ class Desk:
         Overlaps are never refused: availability is the booking page's job, and the details
         show the overlap so the owner can act.
         """
+        await self.business(business_id)
+        repeat = await self._store.find_repeat(business_id, new)
+        if repeat is not None:  # a retry of a request that already succeeded, even if late
+            return repeat, False
         now = self._clock.now()
         if new.start_at <= now:
             raise StartInPast(new.start_at)
-        await self.business(business_id)
+        if new.start_at > now + MAX_AHEAD:
+            raise StartTooFar(new.start_at)
         return await self._store.create_booking(business_id, new, actor, now)
 
 
@@ -230,4 +241,4 @@ def _check(booking: Booking, move: Move, *, lost: bool = False) -> MoveOutcome:
 def _on(span: periods.DaySpan) -> str:
     if span.days == 1:
         return "today" if span.label == "Today" else f"on {span.first.isoformat()}"
-    return f"in {span.label.lower()}" if not span.label.startswith("20") else f"in {span.label}"
+    return f"in {span.label.lower()}"

@@ -13,6 +13,7 @@ __all__ = [
     "IdempotencyConflict",
     "IllegalMove",
     "StartInPast",
+    "StartTooFar",
     "TooLateToCancel",
 ]
 
@@ -20,6 +21,14 @@ __all__ = [
 class StartInPast(DomainError):
     def __init__(self, start_at: datetime) -> None:
         super().__init__(f"start {start_at.isoformat()} is in the past")
+        self.start_at = start_at
+
+
+class StartTooFar(DomainError):
+    """A start more than MAX_AHEAD away: almost surely a typo in the booking page."""
+
+    def __init__(self, start_at: datetime) -> None:
+        super().__init__(f"start {start_at.isoformat()} is too far ahead")
         self.start_at = start_at
 
 

@@ -54,11 +54,6 @@ def allowed_moves(status: Status) -> list[Move]:
     return [m for m in Move if m in TRANSITIONS[status]]
 
 
-def sources_of(move: Move) -> frozenset[Status]:
-    """The statuses a move may start from (used for the conditional update)."""
-    return frozenset(s for s, moves in TRANSITIONS.items() if move in moves)
-
-
 class MoveOutcome(StrEnum):
     APPLIED = "applied"
     ALREADY = "already"  # the booking already made this move: a harmless no-op

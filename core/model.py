@@ -10,8 +10,6 @@ from zoneinfo import ZoneInfo
 
 from core.lifecycle import Status
 
-CUSTOMER_PHONE_MAX = 32
-
 
 class Provider(StrEnum):
     INKRESS = "inkress"

@@ -114,7 +114,6 @@ class RetryPolicy:
 
     first: timedelta = timedelta(seconds=5)
     cap: timedelta = timedelta(seconds=60)
-    give_up_after: timedelta = timedelta(hours=24)
 
     def delay(self, attempts: int, rng: random.Random | None = None) -> timedelta:
         """Wait before attempt `attempts + 1`: within 5 s, then doubling, at most 60 s."""

@@ -39,6 +39,14 @@ class BookingStore(Protocol):
 
     async def overlapping(self, booking: Booking) -> list[Booking]: ...
 
+    async def find_repeat(self, business_id: int, new: NewBooking) -> Booking | None:
+        """The booking an earlier copy of this request made (same key or same payment).
+
+        Raises:
+            IdempotencyConflict: the key was used with a different request.
+        """
+        ...
+
     async def create_booking(
         self, business_id: int, new: NewBooking, actor: Actor, at: datetime
     ) -> tuple[Booking, bool]:

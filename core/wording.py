@@ -13,6 +13,7 @@ from core.errors import (
     IdempotencyConflict,
     IllegalMove,
     StartInPast,
+    StartTooFar,
     TooLateToCancel,
 )
 from core.lifecycle import Move, MoveOutcome
@@ -33,10 +34,10 @@ def local(at: datetime, zone: ZoneInfo) -> datetime:
     return at.astimezone(zone)
 
 
-def day_label(at: datetime, zone: ZoneInfo) -> str:
-    """'Tue 3 Mar 2026' in the business's zone."""
+def list_time(at: datetime, zone: ZoneInfo, *, with_date: bool) -> str:
+    """A list line's time: '10:00', or 'Tue 3 Mar 2026 10:00' in lists over several days."""
     t = local(at, zone)
-    return f"{t:%a} {t.day} {t:%b %Y}"
+    return f"{t:%a} {t.day} {t:%b %Y} {t:%H:%M}" if with_date else f"{t:%H:%M}"
 
 
 def clock_time(at: datetime, zone: ZoneInfo) -> str:
@@ -61,9 +62,8 @@ def money(amount: Decimal, currency: str) -> str:
 
 
 def booking_line(booking: Booking, zone: ZoneInfo, *, with_date: bool) -> str:
-    """One line per booking: #id, time, customer, service, status."""
-    t = local(booking.start_at, zone)
-    at = f"{t:%a} {t.day} {t:%b} {t:%H:%M}" if with_date else f"{t:%H:%M}"
+    """One line per booking, for plain-text surfaces: #id, time, customer, service, status."""
+    at = list_time(booking.start_at, zone, with_date=with_date)
     return (
         f"{booking.ref}  {at}  {booking.customer.name} · {booking.service.name}"
         f"  [{booking.status.value}]"
@@ -126,6 +126,8 @@ def domain_error(err: DomainError) -> str:
         return f"There is no booking #{err.booking_id}. Try `all` or `search <name>`."
     if isinstance(err, StartInPast):
         return "The start time is in the past."
+    if isinstance(err, StartTooFar):
+        return "The start time is more than two years ahead."
     if isinstance(err, TooLateToCancel):
         return f"#{err.booking_id} has already started; it can no longer be cancelled online."
     if isinstance(err, IdempotencyConflict):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,13 +19,12 @@ from core.model import Actor, Booking, Business, HistoryEntry, NewBooking, Page
 from core.ports import BookingFilter
 from storage import rows
 from storage.engine import READ_ONLY
-from storage.tables import booking_history, bookings, businesses, events, intake_keys
+from storage.event_feed import EventHook, record_events
+from storage.tables import booking_history, bookings, businesses, intake_keys
 
 # Lists fetch ids up to this many past the page in one scan, so the total is exact for small
 # results and shown as "N+" for big ones instead of counting a whole business on every page.
 COUNT_HORIZON = 200
-
-EventHook = Callable[[AsyncConnection, Sequence[Event]], Awaitable[None]]
 
 
 class SqlBookingStore:
@@ -36,10 +35,6 @@ class SqlBookingStore:
         self._reader = engine.execution_options(**{READ_ONLY: True})
         self._hooks = list(event_hooks)
         self._dialect = engine.dialect.name
-
-    def add_event_hook(self, hook: EventHook) -> None:
-        """Run `hook` inside every transaction that records events (e.g. to queue mail)."""
-        self._hooks.append(hook)
 
     async def get_business(self, business_id: int) -> Business | None:
         async with self._reader.connect() as conn:
@@ -156,6 +151,11 @@ class SqlBookingStore:
             )
             return [rows.booking(r) for r in result.all()]
 
+    async def find_repeat(self, business_id: int, new: NewBooking) -> Booking | None:
+        async with self._reader.connect() as conn:
+            existing = await self._existing(conn, business_id, new)
+            return None if existing is None else await self._load(conn, business_id, existing)
+
     async def create_booking(
         self, business_id: int, new: NewBooking, actor: Actor, at: datetime
     ) -> tuple[Booking, bool]:
@@ -251,9 +251,7 @@ class SqlBookingStore:
             return True
 
     async def _record(self, conn: AsyncConnection, new_events: Sequence[Event]) -> None:
-        await conn.execute(insert(events), [rows.event_values(e) for e in new_events])
-        for hook in self._hooks:
-            await hook(conn, new_events)
+        await record_events(conn, new_events, self._hooks)
 
 
 def _booking_values(business_id: int, new: NewBooking, at: datetime) -> dict[str, Any]:

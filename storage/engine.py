@@ -28,10 +28,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; SQLite gets WAL and write transactions that take the lock up front."""
     target = async_url(url)
     if target.get_backend_name() == "postgresql":
-        return create_async_engine(target, pool_pre_ping=True, **kwargs)
+        return create_async_engine(target, pool_pre_ping=True, hide_parameters=True, **kwargs)
     if target.database and target.database != ":memory:":
         Path(target.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(target, **kwargs)
+    engine = create_async_engine(target, hide_parameters=True, **kwargs)
     _sqlite_tuning(engine)
     return engine
 

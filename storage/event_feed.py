@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from collections.abc import Awaitable, Callable, Sequence
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.events import Event
 from storage import rows
 from storage.engine import READ_ONLY
 from storage.tables import events
+
+EventHook = Callable[[AsyncConnection, Sequence[Event]], Awaitable[None]]
+
+
+async def record_events(
+    conn: AsyncConnection, new_events: Sequence[Event], hooks: Sequence[EventHook]
+) -> None:
+    """Append events to the stream and run the hooks (e.g. queue mail) in the same transaction."""
+    await conn.execute(insert(events), [rows.event_values(e) for e in new_events])
+    for hook in hooks:
+        await hook(conn, new_events)
 
 
 class SqlEventFeed:

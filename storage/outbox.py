@@ -25,9 +25,9 @@ from core.notifications import (
     plan_reminders,
     reminder_still_useful,
 )
-from storage import rows
 from storage.engine import READ_ONLY
-from storage.tables import bookings, businesses, events, outbox, reminders
+from storage.event_feed import record_events
+from storage.tables import bookings, businesses, outbox, reminders
 
 RETRY_WINDOW = timedelta(hours=24)
 MAILER = Actor(ActorKind.SYSTEM, Channel.SYSTEM, "mailer")
@@ -59,7 +59,11 @@ class MailQueue:
                     booking_id=event.booking_id,
                     kind=kind,
                     recipient=target.owner_email if kind.to_owner else target.customer_email,
-                    dedupe_key=f"failed:{failed}" if failed else f"{event.booking_id}:{kind}",
+                    dedupe_key=(
+                        f"failed:{failed}:{event.data['attempts']}"
+                        if failed
+                        else f"{event.booking_id}:{kind}"
+                    ),
                     failed_kind=MailKind(event.data["kind"]) if failed else None,
                     at=event.occurred_at,
                 )
@@ -213,10 +217,14 @@ class SqlOutbox:
                     booking_id=mail.booking_id,
                     occurred_at=now,
                     actor=MAILER,
-                    data={"outbox_id": mail.id, "kind": mail.kind.value, "error": error[:200]},
+                    data={
+                        "outbox_id": mail.id,
+                        "kind": mail.kind.value,
+                        "attempts": mail.attempts,
+                        "error": error[:200],
+                    },
                 )
-                await conn.execute(insert(events).values(rows.event_values(report)))
-                await self._queue(conn, [report])
+                await record_events(conn, [report], [self._queue])
             return True
 
     async def skip(self, mail_id: int, owner: str, reason: str) -> None:
@@ -249,6 +257,7 @@ class SqlOutbox:
                 .where(outbox.c.id == mail_id, outbox.c.status == DeliveryStatus.FAILED.value)
                 .values(
                     status=DeliveryStatus.PENDING.value,
+                    attempts=0,
                     next_attempt_at=now,
                     retry_until=now + self._queue.retry_window,
                 )

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
+import os
 import sys
 import threading
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
+from bot import logs
 from bot.console import render as console_render
+from bot.errors import CannotStart
 from core.commands import Act, Command, CommandError
 from core.desk import Desk
 from core.errors import DomainError
+from core.feed import EventCursor
 from core.lifecycle import Move, allowed_moves
 from core.model import Actor, ActorKind, Business, Channel
 from core.ports import EventFeed
@@ -22,6 +29,7 @@ from core.replies import Problem
 
 QUIT_WORDS = {"quit", "exit", ":q"}
 PROMPT = "bookings> "
+log = logs.get("bot.console")
 
 
 class ConsoleChat:
@@ -36,10 +44,24 @@ class ConsoleChat:
         self.out = out
         self.actor = actor
         self._cancel_waiting: Act | None = None  # a `cancel 42` waiting for its reason
-        self._seen_event = 0
+        self._cursor = EventCursor(after=0)
 
     async def say(self, line: str) -> bool:
-        """Handle one typed line; False when the owner wants to leave."""
+        """Handle one typed line; False when the owner wants to leave.
+
+        The console's one error handler: whatever goes wrong, the owner gets one plain line
+        and the conversation (and the server it is attached to) goes on.
+        """
+        try:
+            return await self._say(line)
+        except Exception as exc:
+            log.error("console.unexpected", error=type(exc).__name__)
+            self.out.print(
+                Text("Something went wrong there; nothing was changed. Try again.", style="red")
+            )
+            return True
+
+    async def _say(self, line: str) -> bool:
         if self._cancel_waiting is not None:
             waiting, self._cancel_waiting = self._cancel_waiting, None
             reason = line.strip() or None
@@ -73,13 +95,15 @@ class ConsoleChat:
 
     async def start_watching(self) -> None:
         """Only alert on what happens from now on."""
-        self._seen_event = await self.feed.last_event_id()
+        self._cursor = EventCursor(after=await self.feed.last_event_id())
 
     async def check_alerts(self) -> int:
         """Show events that came from elsewhere since the last check; returns how many."""
         shown = 0
-        for event in await self.feed.events_after(self._seen_event, business_id=self.business.id):
-            self._seen_event = event.id or self._seen_event
+        found = await self.feed.events_after(
+            self._cursor.floor, business_id=self.business.id, limit=500
+        )
+        for event in self._cursor.take(found, datetime.now(UTC)):  # wall clock: a grace period
             if event.actor == self.actor:
                 continue  # this console's own change: already answered inline
             try:
@@ -93,10 +117,13 @@ class ConsoleChat:
         return shown
 
     async def watch(self, every: float = 0.5) -> None:
-        """Follow the events stream until cancelled."""
+        """Follow the events stream until cancelled; a failed check is logged and retried."""
         while True:
             await asyncio.sleep(every)
-            await self.check_alerts()
+            try:
+                await self.check_alerts()
+            except Exception as exc:
+                log.warning("console.alerts_failed", error=type(exc).__name__)
 
     async def run(self, lines: AsyncIterator[str]) -> None:
         """The whole conversation: greet, then handle lines and alerts until quit or EOF."""
@@ -147,7 +174,7 @@ async def stdin_lines(prompt: str = PROMPT) -> AsyncIterator[str]:
         yield line
 
 
-class ConsoleSetupError(Exception):
+class ConsoleSetupError(CannotStart):
     """The console can't start; the message says what to do."""
 
 
@@ -177,5 +204,6 @@ async def open_console(
             out.print("Type one of the ids above.")
         else:
             raise ConsoleSetupError("No business chosen.")
-    actor = Actor(ActorKind.OWNER, Channel.CONSOLE, "owner")
+    # Each console is its own owner, so two consoles see each other's moves as alerts.
+    actor = Actor(ActorKind.OWNER, Channel.CONSOLE, f"{getpass.getuser()} (console {os.getpid()})")
     return ConsoleChat(desk, feed, chosen, out, actor)

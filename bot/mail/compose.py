@@ -106,7 +106,7 @@ def compose(
     msg.add_alternative(
         _templates.get_template(f"{kind.value}.html").render(context), subtype="html"
     )
-    invite = invite_for(kind, booking, business, now=now)
+    invite = invite_for(kind, booking, business, now=now, domain=mail_from.rpartition("@")[2])
     if invite is not None:
         _attach_invite(msg, invite)
     for part in msg.iter_parts():

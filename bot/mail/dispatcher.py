@@ -12,8 +12,9 @@ import asyncio
 import os
 import socket
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
+from enum import StrEnum
 
 from bot import logs
 from bot.mail.compose import compose
@@ -33,7 +34,8 @@ class DispatchSettings:
     mail_from: str
     concurrency: int = 4
     batch: int = 64
-    lease: timedelta = timedelta(seconds=25)
+    lease: timedelta = timedelta(seconds=25)  # a dead process's claims are free within 30 s
+    send_timeout: timedelta = timedelta(seconds=12)  # a whole send; well inside the lease
     policy: RetryPolicy = field(default_factory=RetryPolicy)
 
 
@@ -41,6 +43,12 @@ def message_id(mail: QueuedMail, mail_from: str) -> str:
     """Stable per outbox row, so a resend after a crash carries the same id."""
     domain = mail_from.rpartition("@")[2] or "juneplum.invalid"
     return f"<outbox-{mail.id}.booking-{mail.booking_id}@{domain}>"
+
+
+class Delivery(StrEnum):
+    SENT = "sent"
+    SKIPPED = "skipped"  # no longer wanted, e.g. a reminder for a cancelled booking
+    LATE = "late"  # the claim's lease is nearly over: left for the next claim
 
 
 class Dispatcher:
@@ -63,18 +71,26 @@ class Dispatcher:
         self.settings = settings
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._slots = asyncio.Semaphore(settings.concurrency)
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Take no new work; what is claimed already is finished and marked."""
+        self._stopping = True
 
     async def run_once(self) -> int:
         """Send every email due now, one claimed batch after another; returns how many."""
         handled = 0
-        while True:
-            batch = await self.outbox.claim(
-                self.name, self.clock.now(), self.settings.lease, self.settings.batch
-            )
+        while not self._stopping:
+            claimed_at = self.clock.now()
+            batch = await self.claim()
             if not batch:
-                return handled
-            await asyncio.gather(*(self._handle(mail) for mail in batch))
+                break
+            # Nothing is sent after this instant, so nothing is sent once the lease is over
+            # (and another instance may have claimed the row): a late one is released.
+            deadline = claimed_at + self.settings.lease - self.settings.send_timeout
+            await asyncio.gather(*(self._handle(mail, deadline) for mail in batch))
             handled += len(batch)
+        return handled
 
     async def claim(self) -> list[QueuedMail]:
         return await self.outbox.claim(
@@ -102,30 +118,43 @@ class Dispatcher:
             now=now,
         )
 
-    async def deliver(self, mail: QueuedMail) -> bool:
-        """Compose and send one claimed email without marking it; False if skipped."""
+    async def deliver(self, mail: QueuedMail, deadline: datetime | None = None) -> Delivery:
+        """Compose and send one claimed email without marking it."""
         message = await self.message_for(mail)
         if message is None:
-            return False
+            return Delivery.SKIPPED
         async with self._slots:
-            await self.transport.send(message)
-        return True
+            if deadline is not None and self.clock.now() >= deadline:
+                return Delivery.LATE
+            try:
+                async with asyncio.timeout(self.settings.send_timeout.total_seconds()):
+                    await self.transport.send(message)
+            except TimeoutError:
+                raise DeliveryError("timed out", permanent=False) from None
+        return Delivery.SENT
 
-    async def _handle(self, mail: QueuedMail) -> None:
+    async def _handle(self, mail: QueuedMail, deadline: datetime) -> None:
         try:
-            sent = await self.deliver(mail)
+            outcome = await self.deliver(mail, deadline)
         except DeliveryError as exc:
             await self._failed(mail, exc)
             return
-        except ValueError as exc:  # e.g. a stored address that can't be written as a header
-            await self._failed(mail, DeliveryError(f"can't compose: {exc}", permanent=True))
+        except Exception as exc:  # e.g. an address that can't be written as a header
+            # Unexpected, so not trusted to be permanent: retried until the window closes.
+            error = f"{type(exc).__name__}: {str(exc)[:150]}"
+            await self._failed(mail, DeliveryError(error, permanent=False))
             return
-        if not sent:
+        if outcome is Delivery.LATE:
+            await self.outbox.mark_retry(mail.id, self.name, self.clock.now(), "lease ran out")
+            return
+        if outcome is Delivery.SKIPPED:
             await self.outbox.skip(mail.id, self.name, "no longer wanted")
             log.info("mail.skipped", id=mail.id, kind=mail.kind.value, booking=mail.booking_id)
             return
-        await self.outbox.mark_sent(mail.id, self.name, self.clock.now())
-        log.info("mail.sent", id=mail.id, kind=mail.kind.value, booking=mail.booking_id)
+        if await self.outbox.mark_sent(mail.id, self.name, self.clock.now()):
+            log.info("mail.sent", id=mail.id, kind=mail.kind.value, booking=mail.booking_id)
+        else:
+            log.warning("mail.lease_lost", id=mail.id, kind=mail.kind.value)
 
     async def _failed(self, mail: QueuedMail, exc: DeliveryError) -> None:
         now = self.clock.now()

@@ -48,13 +48,19 @@ INVITES: dict[MailKind, tuple[Method, int, str]] = {
 }
 
 
-def uid(booking: Booking) -> str:
-    """The calendar UID: stable per booking, so updates replace the same event."""
-    return f"booking-{booking.id}@juneplum"
+def uid(booking: Booking, domain: str = "juneplum.invalid") -> str:
+    """The calendar UID: stable per booking, so updates replace the same event; the sender's
+    domain keeps two installations' booking #5 apart in one customer's calendar."""
+    return f"booking-{booking.id}@{domain}"
 
 
 def invite_for(
-    kind: MailKind, booking: Booking, business: Business, *, now: datetime
+    kind: MailKind,
+    booking: Booking,
+    business: Business,
+    *,
+    now: datetime,
+    domain: str = "juneplum.invalid",
 ) -> Invite | None:
     """The invitation an email of this kind carries, or None for kinds without one."""
     if kind not in INVITES:
@@ -62,7 +68,15 @@ def invite_for(
     method, sequence, status = INVITES[kind]
     return Invite(
         method,
-        calendar(booking, business, method=method, sequence=sequence, status=status, now=now),
+        calendar(
+            booking,
+            business,
+            method=method,
+            sequence=sequence,
+            status=status,
+            now=now,
+            domain=domain,
+        ),
     )
 
 
@@ -74,6 +88,7 @@ def calendar(
     sequence: int,
     status: str,
     now: datetime,
+    domain: str = "juneplum.invalid",
 ) -> bytes:
     """A VCALENDAR with one VEVENT for the booking, times in UTC."""
     business_name = one_line(business.name)
@@ -83,7 +98,7 @@ def calendar(
     cal.add("method", method.value)
 
     event = Event()
-    event.add("uid", uid(booking))
+    event.add("uid", uid(booking, domain))
     event.add("sequence", sequence)
     event.add("dtstamp", now.astimezone(UTC))
     event.add("dtstart", booking.start_at.astimezone(UTC))

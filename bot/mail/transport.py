@@ -86,9 +86,16 @@ class SmtpTransport:
     async def send(self, message: EmailMessage) -> None:
         client: aiosmtplib.SMTP | None = None
         try:
-            client = self._idle.pop() if self._idle else await self._connect()
-            if not client.is_connected:
-                client = await self._connect()
+            if self._idle:
+                client = self._idle.pop()
+                try:
+                    await client.send_message(message)
+                    self._idle.append(client)
+                    return
+                except aiosmtplib.SMTPServerDisconnected:
+                    # The server closed this idle connection meanwhile: one fresh try.
+                    await _discard(client)
+            client = await self._connect()
             await client.send_message(message)
         except aiosmtplib.SMTPException as exc:
             await _discard(client)

@@ -592,7 +592,11 @@ async def test_handled_errors_are_logged_on_one_line_without_a_traceback(
         await api.post("/api/bookings", content=over, headers={**PLUM, **JSON}),
         await api.post("/api/bookings", content=chunked(), headers={**PLUM, **JSON}),
         await api.post("/api/bookings", content=b"{nope", headers={**PLUM, **JSON}),
-        await api.post("/api/bookings", json=good(start="2020-01-01T00:00:00Z"), headers=PLUM),
+        await api.post(
+            "/api/bookings",
+            json=good(**{"start": "2020-01-01T00:00:00Z", "payment.transaction_id": "OLD-1"}),
+            headers=PLUM,
+        ),
         await api.post(
             "/api/bookings",
             json=good(notes="changed"),

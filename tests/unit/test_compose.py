@@ -305,7 +305,7 @@ def test_invites_update_one_event_per_booking(
     assert cal["VERSION"] == "2.0"
     assert cal["PRODID"]
     [event] = cal.walk("VEVENT")
-    assert event["UID"] == "booking-42@juneplum" == uid(booking())
+    assert event["UID"] == "booking-42@juneplum.example" == uid(booking(), "juneplum.example")
     assert event["SEQUENCE"] == sequence
     assert event["STATUS"] == status
     assert moment(event, "DTSTART") == START
