@@ -7,6 +7,7 @@ claims at a time. A claim whose holder died expires with its lease and is claime
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -60,7 +61,7 @@ class MailQueue:
                     kind=kind,
                     recipient=target.owner_email if kind.to_owner else target.customer_email,
                     dedupe_key=(
-                        f"failed:{failed}:{event.data['attempts']}"
+                        f"failed:{failed}:{event.data['report']}"
                         if failed
                         else f"{event.booking_id}:{kind}"
                     ),
@@ -220,7 +221,8 @@ class SqlOutbox:
                     data={
                         "outbox_id": mail.id,
                         "kind": mail.kind.value,
-                        "attempts": mail.attempts,
+                        # each failure is reported once; a retried mail may fail again
+                        "report": uuid.uuid4().hex[:16],
                         "error": error[:200],
                     },
                 )

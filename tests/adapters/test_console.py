@@ -193,3 +193,36 @@ async def test_an_email_that_failed_for_good_is_alerted_to_the_owner(
     alert = await dialog.alerts()
     assert f"Email to Ana Silva failed (#{booking_id}, created)" in alert
     assert "550" in alert and "ana@example.com" in alert
+
+
+@pytest.mark.parametrize(
+    "line", ["9999-12-31", "0001-01-01", "9998-12-25..9999-01-02", "calendar 0001-01"]
+)
+async def test_dates_at_the_ends_of_the_calendar_get_a_plain_answer(
+    dialog: Dialog, line: str
+) -> None:
+    reply = await dialog.say(line)
+    assert "Pick a date between 1900 and 9998" in reply or "isn't a month" in reply
+
+
+async def test_two_consoles_see_each_other_s_moves(
+    services: Services, business: Business, dialog: Dialog
+) -> None:
+    booking_id = await book(services, business)
+    other = Dialog(services, business)
+    other.chat.actor = Actor(ActorKind.OWNER, Channel.CONSOLE, "riley (console 2)")
+    await other.chat.start_watching()
+    await dialog.alerts()
+    await other.say(f"confirm {booking_id}")
+    assert f"#{booking_id} confirmed by riley (console 2) via console" in await dialog.alerts()
+
+
+async def test_terminal_control_sequences_in_customer_text_are_never_printed(
+    services: Services, business: Business, dialog: Dialog
+) -> None:
+    start = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
+    await services.desk.intake(
+        business.id, new_booking(name="Ana \x1b]0;owned\x07\x1b[2J", start=start, txn="E"), PAGE
+    )
+    shown = await dialog.alerts() + await dialog.say("today")
+    assert "\x1b" not in shown and "Ana" in shown

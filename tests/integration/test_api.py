@@ -7,7 +7,7 @@ import copy
 import json
 import re
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -620,3 +620,53 @@ async def test_handled_errors_are_logged_on_one_line_without_a_traceback(
         "api.refused",
     ], err
     assert "jp_test_key" not in err
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/api/bookings/99999999999999999999", 422), (f"/api/bookings/{2**63}", 422),
+     ("/api/bookings/0", 422), (f"/api/bookings/{2**63 - 1}", 404)],
+)  # fmt: skip
+async def test_a_booking_number_out_of_range_is_refused_not_a_crash(
+    api: httpx.AsyncClient, path: str, status: int
+) -> None:
+    assert (await api.get(path, headers=PLUM)).status_code == status
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"customer.name": "Ana\x00"}, ["body", "customer", "name"]),
+        ({"customer.name": "Ana \x1b[2J"}, ["body", "customer", "name"]),
+        ({"notes": "bring \x1b]0;x"}, ["body", "notes"]),
+        ({"payment.transaction_id": "T\r\nX"}, ["body", "payment", "transaction_id"]),
+        ({"customer.email": "josé@example.com"}, ["body", "customer", "email"]),
+        ({"start": "9999-12-31T23:30:00Z"}, ["body", "start"]),
+        ({"start": "2031-01-01T10:00:00Z"}, ["body", "start"]),
+    ],
+)
+async def test_text_that_could_harm_a_terminal_or_a_mail_header_is_refused(
+    api: httpx.AsyncClient, services: Services, changes: dict[str, Any], field: list[str]
+) -> None:
+    response = await api.post("/api/bookings", json=good(**changes), headers=PLUM)
+    assert response.status_code == 422, response.text
+    assert [d["loc"] for d in response.json()["detail"]] == [field]
+    assert await count(services, bookings) == 0
+
+
+async def test_notes_may_span_lines(api: httpx.AsyncClient) -> None:
+    response = await api.post(
+        "/api/bookings", json=good(notes="line one\r\nline two"), headers=PLUM
+    )
+    assert response.status_code == 201
+    assert response.json()["notes"] == "line one\nline two"
+
+
+async def test_a_retry_after_the_start_still_returns_the_booking(
+    api: httpx.AsyncClient, services: Services
+) -> None:
+    first = await api.post("/api/bookings", json=good(), headers=PLUM)
+    assert first.status_code == 201
+    services.clock.set(datetime.fromisoformat(first.json()["start"]) + timedelta(hours=1))  # type: ignore[attr-defined]
+    again = await api.post("/api/bookings", json=good(), headers=PLUM)
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]

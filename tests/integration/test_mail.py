@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import Services, build_services
+from bot.mail.dispatcher import Dispatcher, DispatchSettings
 from bot.mail.transport import SmtpTransport
 from bot.settings import Settings
 from core.clock import FixedClock
@@ -26,6 +28,16 @@ from tests.smtp_server import SmtpServer
 
 NEW_YORK = ZoneInfo("America/New_York")
 START = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)  # Sat 28 Nov, 10:00 in New York
+
+
+class RunningClock:
+    """A clock that starts at a given instant and then moves with real time."""
+
+    def __init__(self, start: datetime) -> None:
+        self._start, self._t0 = start, time.monotonic()
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=time.monotonic() - self._t0)
 
 
 def addr(header: object) -> str:
@@ -504,3 +516,79 @@ async def test_smtp_faults_are_logged_one_line_each_without_secrets(
     assert "hunter2-secret" not in err
     assert "Haircut" not in err  # no message bodies or subjects in the logs
     assert all(len(line) < 400 for line in err.splitlines())
+
+
+async def test_a_retried_email_that_fails_again_is_reported_again_and_stops(
+    mail: Services, shop: Business, smtp: SmtpServer, clock: FixedClock
+) -> None:
+    smtp.mailbox.refuse_recipients["ana@example.com"] = "550 No such user"
+    await book(mail, shop)
+    await tick(mail)
+    [failed] = await mail.outbox.listing([DeliveryStatus.FAILED])
+    assert await mail.outbox.retry(failed.id, clock.now())
+    await tick(mail)
+    clock.advance(minutes=5)
+    await tick(mail)
+    [again] = await mail.outbox.listing([DeliveryStatus.FAILED])
+    assert (again.id, again.attempts) == (failed.id, 1)
+    assert len(smtp.mailbox.of_kind("delivery-failed")) == 2
+    assert await mail.outbox.listing([DeliveryStatus.PENDING]) == []
+
+
+async def test_slow_sending_never_outlives_a_claim_so_two_dispatchers_never_double_send(
+    mail: Services, shop: Business, smtp: SmtpServer, database_url: str, tmp_path: Path
+) -> None:
+    for n in range(5):
+        await mail.desk.intake(shop.id, new_booking(start=START, txn=f"SLOW-{n}"), PAGE)
+    smtp.mailbox.data_delay = 0.3
+    tight = DispatchSettings(
+        mail_from="bookings@plum.example",
+        concurrency=1,
+        lease=timedelta(seconds=1.5),
+        send_timeout=timedelta(seconds=1),
+    )
+    second = build(database_url, FixedClock(NOW), tmp_path, smtp.port, "unused")
+    running = RunningClock(NOW)  # real seconds pass, so leases really run out
+
+    async def keep_sending(name: str, services: Services) -> None:
+        transport = SmtpTransport(host="127.0.0.1", port=smtp.port, tls="none", timeout=5)
+        sender = Dispatcher(services.outbox, services.store, transport, running, tight, name=name)
+        try:
+            for _ in range(100):
+                await sender.run_once()
+                if not await services.outbox.listing([DeliveryStatus.PENDING]):
+                    return
+                await asyncio.sleep(0.05)
+        finally:
+            await transport.close()
+
+    try:
+        await asyncio.gather(keep_sending("a", mail), keep_sending("b", second))
+    finally:
+        await second.aclose()
+    ids = [str(m["Message-ID"]) for m in smtp.mailbox.messages]
+    assert len(ids) == 10
+    assert len(set(ids)) == 10
+
+
+async def test_a_stopped_dispatcher_claims_nothing_new(
+    mail: Services, shop: Business, smtp: SmtpServer
+) -> None:
+    await book(mail, shop)
+    mail.dispatcher.stop()
+    assert await mail.dispatcher.run_once() == 0
+    assert smtp.mailbox.messages == []
+    assert len(await mail.outbox.listing([DeliveryStatus.PENDING])) == 2
+
+
+async def test_a_connection_the_server_dropped_is_replaced_without_a_failed_attempt(
+    mail: Services, shop: Business, smtp: SmtpServer, clock: FixedClock
+) -> None:
+    await book(mail, shop, txn="A")
+    await tick(mail)
+    smtp.stop()
+    smtp.start()  # the idle pooled connections are now dead
+    await book(mail, shop, txn="B")
+    await tick(mail)
+    assert len(smtp.mailbox.messages) == 4
+    assert all(m.attempts == 1 for m in await mail.outbox.listing([DeliveryStatus.SENT]))
