@@ -18,7 +18,9 @@ PLACEHOLDERS = {"changeme", "change-me", "xoxb-your-token", "your-token-here", "
 class Settings(BaseSettings):
     """Configuration; every field is described in .env.example and the README."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", str_strip_whitespace=True
+    )
 
     database_url: str = "sqlite:///var/juneplum.db"
     http_host: str = "127.0.0.1"
@@ -53,10 +55,11 @@ class Settings(BaseSettings):
             ) from exc
         return value
 
-    @field_validator("smtp_host", "smtp_username")
+    @field_validator("smtp_host", "smtp_username", "log_file", mode="before")
     @classmethod
-    def _blank_is_none(cls, value: str | None) -> str | None:
-        return value.strip() or None if value is not None else None
+    def _blank_is_none(cls, value: object) -> object:
+        """An empty line in .env (SMTP_HOST=) means unset."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("mail_from")
     @classmethod
