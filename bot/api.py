@@ -82,7 +82,7 @@ def build_api(desk: Desk, businesses: SqlBusinesses, *, max_body_bytes: int) -> 
     ) -> BookingOut:
         """Create a pending booking; a repeat returns the first one with 200."""
         new = body.to_domain(idempotency_key.strip() if idempotency_key else None)
-        booking, created = await desk.intake(owner.id, new, API_ACTOR)
+        booking, created = await desk.intake(owner, new, API_ACTOR)
         if not created:
             response.status_code = 200
         log.info(

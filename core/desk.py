@@ -210,22 +210,22 @@ class Desk:
             # The owner confirmed a moment ago: the customer's cancel still stands.
             return await self.act(business, booking_id, Move.CANCEL, actor, reason)
 
-    async def intake(self, business_id: int, new: NewBooking, actor: Actor) -> tuple[Booking, bool]:
+    async def intake(
+        self, business: Business, new: NewBooking, actor: Actor
+    ) -> tuple[Booking, bool]:
         """Take a paid booking from a booking page; (booking, created).
 
+        A repeat of an earlier request returns its booking, even once the start has passed.
         Overlaps are never refused: availability is the booking page's job, and the details
         show the overlap so the owner can act.
         """
-        await self.business(business_id)
-        repeat = await self._store.find_repeat(business_id, new)
-        if repeat is not None:  # a retry of a request that already succeeded, even if late
-            return repeat, False
         now = self._clock.now()
-        if new.start_at <= now:
-            raise StartInPast(new.start_at)
-        if new.start_at > now + MAX_AHEAD:
-            raise StartTooFar(new.start_at)
-        return await self._store.create_booking(business_id, new, actor, now)
+        if not now < new.start_at <= now + MAX_AHEAD:
+            repeat = await self._store.find_repeat(business.id, new)
+            if repeat is not None:  # a late retry of a request that already succeeded
+                return repeat, False
+            raise StartInPast(new.start_at) if new.start_at <= now else StartTooFar(new.start_at)
+        return await self._store.create_booking(business.id, new, actor, now)
 
 
 def _check(booking: Booking, move: Move, *, lost: bool = False) -> MoveOutcome:

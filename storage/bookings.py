@@ -203,11 +203,8 @@ class SqlBookingStore:
         self, conn: AsyncConnection, business_id: int, new: NewBooking, actor: Actor, at: datetime
     ) -> Booking:
         values = _booking_values(business_id, new, at)
-        booking_id = (
-            await conn.execute(insert(bookings).values(values).returning(bookings.c.id))
-        ).scalar_one()
+        row = (await conn.execute(_INSERT_BOOKING, values)).one()
         entry = HistoryEntry(at=at, actor=actor, from_status=None, to_status=Status.PENDING)
-        row = (await conn.execute(select(bookings).where(bookings.c.id == booking_id))).one()
         booking = rows.booking(row, [entry])
         await conn.execute(insert(booking_history).values(rows.history_values(booking.id, entry)))
         if new.idempotency_key:
@@ -284,3 +281,4 @@ def _minutes(n: int) -> timedelta:
 
 
 _A_DAY = timedelta(days=1)
+_INSERT_BOOKING = insert(bookings).returning(*bookings.c)  # built once; values come per call

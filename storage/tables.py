@@ -62,7 +62,7 @@ bookings = Table(
         "business_id", "payment_provider", "transaction_id", name="uq_bookings_payment"
     ),
     # Scans of one business in time order stay inside this index: it also holds the search text.
-    Index("ix_bookings_business_start", "business_id", "start_at", "search_text"),
+    Index("ix_bookings_business_start", "business_id", "start_at", "id", "search_text"),
     Index("ix_bookings_business_status_start", "business_id", "status", "start_at"),
 )
 

@@ -156,7 +156,7 @@ async def test_outbox_lists_pending_and_failed_mail_and_retries_a_failed_one(
         api_key="k-cli", at=NOW,
     )  # fmt: skip
     smtp.mailbox.refuse_recipients["ana@example.com"] = "550 No such user"
-    await services.desk.intake(business.id, new_booking(), PAGE)
+    await services.desk.intake(business, new_booking(), PAGE)
     await services.dispatcher.run_once()
     [failed] = await services.outbox.listing([DeliveryStatus.FAILED])
     await services.aclose()

@@ -54,7 +54,7 @@ async def book(
 ) -> int:
     start = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)  # 15:00 in New York, today
     booking, _ = await services.desk.intake(
-        business.id, new_booking(name=name, start=start, txn=txn), PAGE
+        business, new_booking(name=name, start=start, txn=txn), PAGE
     )
     return booking.id
 
@@ -157,7 +157,7 @@ async def test_lists_over_several_days_show_each_booking_s_date(
     services: Services, business: Business, dialog: Dialog
 ) -> None:
     start = datetime(2026, 12, 3, 15, 0, tzinfo=UTC)
-    await services.desk.intake(business.id, new_booking(name="Zoë", start=start, txn="Z"), PAGE)
+    await services.desk.intake(business, new_booking(name="Zoë", start=start, txn="Z"), PAGE)
     assert "Thu 3 Dec 2026 10:00" in await dialog.say("2026-12-01..2026-12-07")
     single_day = await dialog.say("2026-12-03")
     assert "10:00" in single_day and "Thu 3 Dec" not in single_day
@@ -169,7 +169,7 @@ async def test_customer_text_that_looks_like_markup_is_shown_as_typed(
 ) -> None:
     start = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
     booking, _ = await services.desk.intake(
-        business.id, new_booking(name="[/bold] [red]Zoë[/red] <b>", start=start, txn="[x]"), PAGE
+        business, new_booking(name="[/bold] [red]Zoë[/red] <b>", start=start, txn="[x]"), PAGE
     )
     assert "[/bold] [red]Zoë[/red] <b>" in await dialog.alerts()
     assert "[/bold] [red]Zoë[/red] <b>" in await dialog.say("today")
@@ -222,7 +222,7 @@ async def test_terminal_control_sequences_in_customer_text_are_never_printed(
 ) -> None:
     start = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
     await services.desk.intake(
-        business.id, new_booking(name="Ana \x1b]0;owned\x07\x1b[2J", start=start, txn="E"), PAGE
+        business, new_booking(name="Ana \x1b]0;owned\x07\x1b[2J", start=start, txn="E"), PAGE
     )
     shown = await dialog.alerts() + await dialog.say("today")
     assert "\x1b" not in shown and "Ana" in shown

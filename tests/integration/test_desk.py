@@ -32,7 +32,7 @@ async def count(services: Services, table: object, **where: object) -> int:
 async def test_a_paid_booking_becomes_pending_with_its_history_and_event(
     services: Services, business: Business
 ) -> None:
-    booking, created = await services.desk.intake(business.id, new_booking(), PAGE)
+    booking, created = await services.desk.intake(business, new_booking(), PAGE)
     assert created
     assert booking.status is Status.PENDING
     stored = await services.desk.booking(business, booking.id)
@@ -44,7 +44,7 @@ async def test_a_paid_booking_becomes_pending_with_its_history_and_event(
 async def test_confirm_then_complete_records_each_change(
     services: Services, business: Business
 ) -> None:
-    booking, _ = await services.desk.intake(business.id, new_booking(), PAGE)
+    booking, _ = await services.desk.intake(business, new_booking(), PAGE)
     confirmed = await services.desk.act(business, booking.id, Move.CONFIRM, OWNER)
     assert confirmed.booking.status is Status.CONFIRMED
     done = await services.desk.act(business, booking.id, Move.COMPLETE, OWNER)
@@ -63,7 +63,7 @@ async def test_confirm_then_complete_records_each_change(
 
 
 async def test_a_second_confirm_is_a_harmless_no_op(services: Services, business: Business) -> None:
-    booking, _ = await services.desk.intake(business.id, new_booking(), PAGE)
+    booking, _ = await services.desk.intake(business, new_booking(), PAGE)
     await services.desk.act(business, booking.id, Move.CONFIRM, OWNER)
     again = await services.desk.act(business, booking.id, Move.CONFIRM, OWNER)
     assert again.outcome is MoveOutcome.ALREADY
@@ -74,7 +74,7 @@ async def test_a_second_confirm_is_a_harmless_no_op(services: Services, business
 async def test_a_cancelled_booking_cannot_be_confirmed_and_says_so(
     services: Services, business: Business
 ) -> None:
-    booking, _ = await services.desk.intake(business.id, new_booking(), PAGE)
+    booking, _ = await services.desk.intake(business, new_booking(), PAGE)
     await services.desk.act(business, booking.id, Move.CANCEL, OWNER, "flu")
     reply = await services.desk.handle(business.id, f"confirm {booking.id}", OWNER)
     assert reply == Problem(f"#{booking.id} is cancelled; it can't be confirmed.")
@@ -83,7 +83,7 @@ async def test_a_cancelled_booking_cannot_be_confirmed_and_says_so(
 async def test_two_moves_from_the_same_read_change_the_row_once(
     services: Services, business: Business
 ) -> None:
-    booking, _ = await services.desk.intake(business.id, new_booking(), PAGE)
+    booking, _ = await services.desk.intake(business, new_booking(), PAGE)
     seen = await services.desk.booking(business, booking.id)  # both owners saw it pending
     won = await asyncio.gather(
         services.store.move_booking(seen, Move.CONFIRM, OWNER, None, NOW),
@@ -114,7 +114,7 @@ class SlowReader:
 async def test_the_owner_who_loses_a_race_is_told_who_won(
     services: Services, business: Business
 ) -> None:
-    booking, _ = await services.desk.intake(business.id, new_booking(), PAGE)
+    booking, _ = await services.desk.intake(business, new_booking(), PAGE)
     racing = Desk(SlowReader(services, Move.CANCEL), services.clock)  # type: ignore[arg-type]
     reply = await racing.handle(business.id, f"confirm {booking.id}", OWNER)
     assert reply == Problem(
@@ -128,7 +128,7 @@ async def test_the_owner_who_loses_a_race_is_told_who_won(
 async def test_losing_to_the_same_move_reports_already_done(
     services: Services, business: Business
 ) -> None:
-    booking, _ = await services.desk.intake(business.id, new_booking(), PAGE)
+    booking, _ = await services.desk.intake(business, new_booking(), PAGE)
     racing = Desk(SlowReader(services, Move.CONFIRM), services.clock)  # type: ignore[arg-type]
     done = await racing.act(business, booking.id, Move.CONFIRM, OWNER)
     assert done.outcome is MoveOutcome.ALREADY
@@ -138,7 +138,7 @@ async def test_losing_to_the_same_move_reports_already_done(
 async def test_many_racing_confirms_change_the_booking_once(
     services: Services, business: Business
 ) -> None:
-    booking, _ = await services.desk.intake(business.id, new_booking(), PAGE)
+    booking, _ = await services.desk.intake(business, new_booking(), PAGE)
     results = await asyncio.gather(
         *(services.desk.act(business, booking.id, Move.CONFIRM, OWNER) for _ in range(6))
     )
@@ -150,8 +150,8 @@ async def test_many_racing_confirms_change_the_booking_once(
 async def test_the_same_payment_twice_returns_the_first_booking(
     services: Services, business: Business
 ) -> None:
-    first, created = await services.desk.intake(business.id, new_booking(txn="PAY-9"), PAGE)
-    again, created_again = await services.desk.intake(business.id, new_booking(txn="PAY-9"), PAGE)
+    first, created = await services.desk.intake(business, new_booking(txn="PAY-9"), PAGE)
+    again, created_again = await services.desk.intake(business, new_booking(txn="PAY-9"), PAGE)
     assert created
     assert not created_again
     assert again.id == first.id
@@ -162,10 +162,7 @@ async def test_identical_requests_at_once_make_one_booking(
     services: Services, business: Business
 ) -> None:
     results = await asyncio.gather(
-        *(
-            services.desk.intake(business.id, new_booking(key="k-1", txn="T"), PAGE)
-            for _ in range(5)
-        )
+        *(services.desk.intake(business, new_booking(key="k-1", txn="T"), PAGE) for _ in range(5))
     )
     assert sorted(created for _, created in results) == [False] * 4 + [True]
     assert len({b.id for b, _ in results}) == 1
@@ -176,22 +173,22 @@ async def test_identical_requests_at_once_make_one_booking(
 async def test_a_reused_idempotency_key_with_another_body_is_refused(
     services: Services, business: Business
 ) -> None:
-    await services.desk.intake(business.id, new_booking(key="k-2", txn="A"), PAGE)
+    await services.desk.intake(business, new_booking(key="k-2", txn="A"), PAGE)
     with pytest.raises(IdempotencyConflict):
-        await services.desk.intake(business.id, new_booking(key="k-2", txn="B"), PAGE)
+        await services.desk.intake(business, new_booking(key="k-2", txn="B"), PAGE)
     assert await count(services, bookings) == 1
 
 
 async def test_a_start_in_the_past_is_refused(services: Services, business: Business) -> None:
     with pytest.raises(StartInPast):
-        await services.desk.intake(business.id, new_booking(start=NOW - timedelta(minutes=1)), PAGE)
+        await services.desk.intake(business, new_booking(start=NOW - timedelta(minutes=1)), PAGE)
     assert await count(services, bookings) == 0
 
 
 async def test_customers_may_cancel_until_the_start(
     services: Services, business: Business, clock: object
 ) -> None:
-    booking, _ = await services.desk.intake(business.id, new_booking(), PAGE)
+    booking, _ = await services.desk.intake(business, new_booking(), PAGE)
     customer = Actor(ActorKind.CUSTOMER, Channel.API, "Ana Silva")
     services.clock.set(booking.start_at)  # type: ignore[attr-defined]
     with pytest.raises(TooLateToCancel):
@@ -206,7 +203,7 @@ async def test_customers_may_cancel_until_the_start(
 async def test_one_business_never_sees_another_s_bookings(
     services: Services, business: Business, other_business: Business
 ) -> None:
-    booking, _ = await services.desk.intake(business.id, new_booking(), PAGE)
+    booking, _ = await services.desk.intake(business, new_booking(), PAGE)
     with pytest.raises(BookingNotFound):
         await services.desk.booking(other_business, booking.id)
     reply = await services.desk.handle(other_business.id, f"confirm {booking.id}", OWNER)
@@ -219,9 +216,9 @@ async def test_details_show_an_overlap_without_refusing_the_booking(
     services: Services, business: Business
 ) -> None:
     start = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
-    first, _ = await services.desk.intake(business.id, new_booking(start=start, txn="1"), PAGE)
+    first, _ = await services.desk.intake(business, new_booking(start=start, txn="1"), PAGE)
     second, created = await services.desk.intake(
-        business.id, new_booking(name="Zoë", start=start + timedelta(minutes=30), txn="2"), PAGE
+        business, new_booking(name="Zoë", start=start + timedelta(minutes=30), txn="2"), PAGE
     )
     assert created
     card = await services.desk.run(business, services.desk.parse(business, f"#{second.id}"), OWNER)
@@ -242,7 +239,7 @@ async def test_writers_in_two_processes_wait_for_each_other_instead_of_failing(
         results = await asyncio.gather(
             *(
                 (services if n % 2 else other).desk.intake(
-                    business.id, new_booking(txn=f"W-{n}"), PAGE
+                    business, new_booking(txn=f"W-{n}"), PAGE
                 )
                 for n in range(40)
             )

@@ -85,7 +85,7 @@ async def shop(mail: Services) -> Business:
 
 
 async def book(mail: Services, shop: Business, start: datetime = START, txn: str = "TX-1") -> int:
-    booking, _ = await mail.desk.intake(shop.id, new_booking(start=start, txn=txn), PAGE)
+    booking, _ = await mail.desk.intake(shop, new_booking(start=start, txn=txn), PAGE)
     return booking.id
 
 
@@ -433,7 +433,7 @@ async def test_the_sender_logs_in_without_tls_and_reuses_its_connections(
             api_key="k-auth", at=NOW,
         )  # fmt: skip
         for n in range(6):
-            await services.desk.intake(business.id, new_booking(start=START, txn=f"T{n}"), PAGE)
+            await services.desk.intake(business, new_booking(start=START, txn=f"T{n}"), PAGE)
         await services.dispatcher.run_once()
         await services.aclose()
     finally:
@@ -452,7 +452,7 @@ async def test_two_dispatchers_deliver_a_thousand_queued_emails_exactly_once(
     tmp_path: Path,
 ) -> None:
     for n in range(500):  # each booking queues two emails: the customer's and the owner's
-        await mail.desk.intake(shop.id, new_booking(start=START, txn=f"BULK-{n}"), PAGE)
+        await mail.desk.intake(shop, new_booking(start=START, txn=f"BULK-{n}"), PAGE)
     second = build(database_url, clock, tmp_path, smtp.port, "dispatcher-2")
     try:
         sent = await asyncio.gather(mail.dispatcher.run_once(), second.dispatcher.run_once())
@@ -504,7 +504,7 @@ async def test_smtp_faults_are_logged_one_line_each_without_secrets(
         name="Logs", timezone="UTC", owner_email="o@x.example", currency="USD",
         api_key="k-logs", at=NOW,
     )  # fmt: skip
-    await services.desk.intake(business.id, new_booking(start=START), PAGE)
+    await services.desk.intake(business, new_booking(start=START), PAGE)
     await services.dispatcher.run_once()  # AUTH isn't offered: retried, logged
     smtp.stop()
     clock.advance(minutes=1)
@@ -539,7 +539,7 @@ async def test_slow_sending_never_outlives_a_claim_so_two_dispatchers_never_doub
     mail: Services, shop: Business, smtp: SmtpServer, database_url: str, tmp_path: Path
 ) -> None:
     for n in range(5):
-        await mail.desk.intake(shop.id, new_booking(start=START, txn=f"SLOW-{n}"), PAGE)
+        await mail.desk.intake(shop, new_booking(start=START, txn=f"SLOW-{n}"), PAGE)
     smtp.mailbox.data_delay = 0.3
     tight = DispatchSettings(
         mail_from="bookings@plum.example",
