@@ -20,7 +20,7 @@ help:
 	.tools/bin/pip install --quiet uv
 
 $(BIN)/juneplum: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 run: $(BIN)/juneplum

@@ -71,7 +71,6 @@ def build_services(
     reminders = SqlReminders(engine, queue)
     dispatcher = Dispatcher(
         outbox,
-        store,
         transport or mail_transport(settings),
         clock,
         DispatchSettings(

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.events import Event, EventKind
 from core.lifecycle import Status
-from core.model import Actor, ActorKind, Channel
+from core.model import Actor, ActorKind, Booking, Business, Channel, HistoryEntry
 from core.notifications import (
     DeliveryStatus,
     MailKind,
@@ -26,9 +26,10 @@ from core.notifications import (
     plan_reminders,
     reminder_still_useful,
 )
+from storage import rows
 from storage.engine import READ_ONLY
 from storage.event_feed import record_events
-from storage.tables import bookings, businesses, outbox, reminders
+from storage.tables import booking_history, bookings, businesses, outbox, reminders
 
 RETRY_WINDOW = timedelta(hours=24)
 MAILER = Actor(ActorKind.SYSTEM, Channel.SYSTEM, "mailer")
@@ -179,6 +180,51 @@ class SqlOutbox:
                 )
             )
             return done.rowcount == 1
+
+    async def mark_sent_many(self, mail_ids: Sequence[int], owner: str, now: datetime) -> set[int]:
+        """Mark several sent emails in one commit; the ids whose claim `owner` still held."""
+        async with self._engine.begin() as conn:
+            done = await conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(mail_ids), outbox.c.lease_owner == owner)
+                .values(
+                    status=DeliveryStatus.SENT.value,
+                    sent_at=now,
+                    lease_owner=None,
+                    lease_until=None,
+                    last_error=None,
+                )
+                .returning(outbox.c.id)
+            )
+            return set(done.scalars().all())
+
+    async def bookings_for(
+        self, mails: Sequence[QueuedMail]
+    ) -> tuple[dict[int, Booking], dict[int, Business]]:
+        """The bookings (with history) and businesses a batch of emails is about, in one read."""
+        booking_ids = sorted({m.booking_id for m in mails})
+        business_ids = sorted({m.business_id for m in mails})
+        async with self._reader.connect() as conn:
+            found = (
+                await conn.execute(select(bookings).where(bookings.c.id.in_(booking_ids)))
+            ).all()
+            changes = (
+                await conn.execute(
+                    select(booking_history)
+                    .where(booking_history.c.booking_id.in_(booking_ids))
+                    .order_by(booking_history.c.id)
+                )
+            ).all()
+            firms = (
+                await conn.execute(select(businesses).where(businesses.c.id.in_(business_ids)))
+            ).all()
+        history: dict[int, list[HistoryEntry]] = {}
+        for change in changes:
+            history.setdefault(change.booking_id, []).append(rows.history(change))
+        return (
+            {r.id: rows.booking(r, history.get(r.id, [])) for r in found},
+            {r.id: rows.business(r) for r in firms},
+        )
 
     async def mark_retry(
         self, mail_id: int, owner: str, next_attempt_at: datetime, error: str

@@ -1,9 +1,11 @@
 """Sends the outbox: claim, compose, send, mark — each email on its own, retried or reported.
 
-A crash between the SMTP server's acceptance and the sent mark leaves the row claimed; when the
-lease runs out (25 s by default) it is claimed and sent again, with the same Message-ID, so the
-duplicate is recognisable. That window — one message per concurrent send, only on a crash — is
-the price of never losing an email.
+Each claimed batch is read in one go, and sent emails are marked by a group commit: marks that
+arrive while a commit is running join the next one, so an accepted email waits about one
+transaction for its mark. A crash between the SMTP server's acceptance and that mark leaves the
+row claimed; when the lease runs out (25 s by default) it is claimed and sent again, with the
+same Message-ID, so the duplicate is recognisable. That window — the emails accepted during one
+commit, only on a crash — is the price of never losing an email.
 """
 
 from __future__ import annotations
@@ -13,15 +15,15 @@ import os
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
+from email.message import Message
 from enum import StrEnum
 
 from bot import logs
 from bot.mail.compose import compose
 from bot.mail.transport import DeliveryError, MailTransport
 from core.clock import Clock
+from core.model import Booking, Business
 from core.notifications import MailKind, QueuedMail, RetryPolicy, reminder_still_useful
-from core.ports import BookingStore
 from storage.outbox import SqlOutbox
 
 log = logs.get("bot.mail")
@@ -57,7 +59,6 @@ class Dispatcher:
     def __init__(
         self,
         outbox: SqlOutbox,
-        store: BookingStore,
         transport: MailTransport,
         clock: Clock,
         settings: DispatchSettings,
@@ -65,7 +66,6 @@ class Dispatcher:
         name: str | None = None,
     ) -> None:
         self.outbox = outbox
-        self.store = store
         self.transport = transport
         self.clock = clock
         self.settings = settings
@@ -80,6 +80,7 @@ class Dispatcher:
     async def run_once(self) -> int:
         """Send every email due now, one claimed batch after another; returns how many."""
         handled = 0
+        marks = _GroupMarks(self.outbox, self.name, self.clock)
         while not self._stopping:
             claimed_at = self.clock.now()
             batch = await self.claim()
@@ -88,7 +89,8 @@ class Dispatcher:
             # Nothing is sent after this instant, so nothing is sent once the lease is over
             # (and another instance may have claimed the row): a late one is released.
             deadline = claimed_at + self.settings.lease - self.settings.send_timeout
-            await asyncio.gather(*(self._handle(mail, deadline) for mail in batch))
+            about = await self.outbox.bookings_for(batch)
+            await asyncio.gather(*(self._handle(m, about, deadline, marks) for m in batch))
             handled += len(batch)
         return handled
 
@@ -97,10 +99,10 @@ class Dispatcher:
             self.name, self.clock.now(), self.settings.lease, self.settings.batch
         )
 
-    async def message_for(self, mail: QueuedMail) -> EmailMessage | None:
+    def message_for(self, mail: QueuedMail, about: _About) -> Message | None:
         """The composed email, or None when it is no longer wanted."""
-        business = await self.store.get_business(mail.business_id)
-        booking = await self.store.get_booking(mail.business_id, mail.booking_id)
+        found, firms = about
+        booking, business = found.get(mail.booking_id), firms.get(mail.business_id)
         if business is None or booking is None:
             return None
         now = self.clock.now()
@@ -118,9 +120,11 @@ class Dispatcher:
             now=now,
         )
 
-    async def deliver(self, mail: QueuedMail, deadline: datetime | None = None) -> Delivery:
+    async def deliver(
+        self, mail: QueuedMail, about: _About | None = None, deadline: datetime | None = None
+    ) -> Delivery:
         """Compose and send one claimed email without marking it."""
-        message = await self.message_for(mail)
+        message = self.message_for(mail, about or await self.outbox.bookings_for([mail]))
         if message is None:
             return Delivery.SKIPPED
         async with self._slots:
@@ -133,9 +137,11 @@ class Dispatcher:
                 raise DeliveryError("timed out", permanent=False) from None
         return Delivery.SENT
 
-    async def _handle(self, mail: QueuedMail, deadline: datetime) -> None:
+    async def _handle(
+        self, mail: QueuedMail, about: _About, deadline: datetime, marks: _GroupMarks
+    ) -> None:
         try:
-            outcome = await self.deliver(mail, deadline)
+            outcome = await self.deliver(mail, about, deadline)
         except DeliveryError as exc:
             await self._failed(mail, exc)
             return
@@ -151,7 +157,7 @@ class Dispatcher:
             await self.outbox.skip(mail.id, self.name, "no longer wanted")
             log.info("mail.skipped", id=mail.id, kind=mail.kind.value, booking=mail.booking_id)
             return
-        if await self.outbox.mark_sent(mail.id, self.name, self.clock.now()):
+        if await marks.mark(mail.id):
             log.info("mail.sent", id=mail.id, kind=mail.kind.value, booking=mail.booking_id)
         else:
             log.warning("mail.lease_lost", id=mail.id, kind=mail.kind.value)
@@ -175,3 +181,41 @@ class Dispatcher:
             retry_at=retry_at.isoformat(),
             error=error,
         )
+
+
+_About = tuple[dict[int, Booking], dict[int, Business]]
+
+
+class _GroupMarks:
+    """Marks sent emails with one UPDATE per commit; marks that arrive while a commit runs
+    join the next one."""
+
+    def __init__(self, outbox: SqlOutbox, owner: str, clock: Clock) -> None:
+        self._outbox, self._owner, self._clock = outbox, owner, clock
+        self._waiting: list[tuple[int, asyncio.Future[bool]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def mark(self, mail_id: int) -> bool:
+        """True once the mark is committed; False if our claim was lost meanwhile."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((mail_id, done))
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush())
+        return await done
+
+    async def _flush(self) -> None:
+        try:
+            while self._waiting:
+                chunk, self._waiting = self._waiting, []
+                try:
+                    marked = await self._outbox.mark_sent_many(
+                        [i for i, _ in chunk], self._owner, self._clock.now()
+                    )
+                except Exception as exc:
+                    for _, done in chunk:
+                        done.set_exception(exc)
+                    continue
+                for mail_id, done in chunk:
+                    done.set_result(mail_id in marked)
+        finally:
+            self._flushing = None

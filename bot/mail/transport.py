@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from email.message import EmailMessage
+from email.message import Message
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -22,7 +22,7 @@ class DeliveryError(Exception):
 class MailTransport(Protocol):
     """Sends one composed message; raises DeliveryError."""
 
-    async def send(self, message: EmailMessage) -> None: ...
+    async def send(self, message: Message) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -33,7 +33,7 @@ class FileTransport:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Message) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         stem = re.sub(r"[^A-Za-z0-9.@-]", "", str(message["Message-ID"])) or "message"
         target = self.directory / f"{message['X-Juneplum-Kind']}-{stem}.eml"
@@ -83,7 +83,7 @@ class SmtpTransport:
                 raise
         return client
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Message) -> None:
         client: aiosmtplib.SMTP | None = None
         try:
             if self._idle:

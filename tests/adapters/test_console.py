@@ -185,7 +185,7 @@ async def test_an_email_that_failed_for_good_is_alerted_to_the_owner(
     smtp.mailbox.refuse_recipients["ana@example.com"] = "550 No such user"
     transport = SmtpTransport(host="127.0.0.1", port=smtp.port, tls="none")
     sender = Dispatcher(
-        services.outbox, services.store, transport, services.clock,
+        services.outbox, transport, services.clock,
         DispatchSettings(mail_from="bookings@plum.example"),
     )  # fmt: skip
     await sender.run_once()

@@ -552,7 +552,7 @@ async def test_slow_sending_never_outlives_a_claim_so_two_dispatchers_never_doub
 
     async def keep_sending(name: str, services: Services) -> None:
         transport = SmtpTransport(host="127.0.0.1", port=smtp.port, tls="none", timeout=5)
-        sender = Dispatcher(services.outbox, services.store, transport, running, tight, name=name)
+        sender = Dispatcher(services.outbox, transport, running, tight, name=name)
         try:
             for _ in range(100):
                 await sender.run_once()

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -94,7 +94,7 @@ def built(
     business: Business = BUSINESS,
     *,
     now: datetime = NOW,
-) -> EmailMessage:
+) -> Message:
     return compose(
         kind,
         b or booking(),
