@@ -13,7 +13,7 @@ export TEST_POSTGRES_URL
 help:
 	@echo "make run    set up and run the bot (SQLite under var/, console attached)"
 	@echo "make test   set up, lint, type-check, and run every test on SQLite and PostgreSQL"
-	@echo "make bench  run the benchmarks (slow; prints figures)"
+	@echo "make bench  run the benchmarks (about 10 minutes; prints figures)"
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -39,6 +39,7 @@ test: lint
 
 bench: $(BIN)/juneplum
 	$(BIN)/python -m bench.intake_and_queries
+	$(BIN)/python -m bench.mail_delivery
 
 clean:
 	rm -rf $(VENV) .tools .mypy_cache .pytest_cache .ruff_cache

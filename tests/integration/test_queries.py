@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
+import storage.bookings
 from bot.app import Services
 from core.lifecycle import Move
 from core.model import Business
@@ -154,3 +157,24 @@ async def test_lists_never_show_another_business_s_bookings(
     reply = await services.desk.handle(other_business.id, "all", OWNER)
     assert isinstance(reply, BookingList)
     assert reply.page.bookings == []
+
+
+async def test_rare_and_common_terms_find_the_same_bookings_whichever_index_answers(
+    services: Services,
+    business: Business,
+    other_business: Business,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    start = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+    names = ["Élodie Martin", "Elodie Roux", "Zoë", "Ana"]
+    for i, name in enumerate(names):
+        await add(services, business, name, "Haircut", start + timedelta(hours=i))
+    await add(services, other_business, "Élodie Autre", "Cut", start)
+    rare = await listed(services, business, "search élodie")  # few matches: the trigram index
+    monkeypatch.setattr(storage.bookings, "FTS_CANDIDATES", 1)  # now every term is "common"
+    common = await listed(services, business, "search élodie")
+    assert rare == common == ["Elodie Roux", "Élodie Martin"]
+    await services.store.move_booking(
+        (await services.desk.booking(business, 1)), Move.CANCEL, OWNER, None, start
+    )
+    assert await listed(services, business, "search elodie") == rare  # status changes keep it
