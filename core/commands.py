@@ -114,7 +114,8 @@ def parse(text: str, today: date) -> Command:
     Raises:
         CommandError: the text is not a command; its message says why and shows examples.
     """
-    words = " ".join(text.strip().split())
+    # Control characters (a NUL from Ctrl-Space, escape sequences) are never part of a command.
+    words = " ".join("".join(c for c in text if c.isprintable() or c.isspace()).split())
     lowered = words.lower()
     for prefix in COMMAND_PREFIXES:
         if lowered == prefix or lowered.startswith(prefix + " "):

@@ -134,12 +134,20 @@ def compose(
 
 
 def _address(name: str, addr: str) -> str:
-    """'Name <addr>', the name quoted or RFC 2047-encoded as needed (it is one line already)."""
-    return formataddr((name, addr), charset=_UTF8)
+    """'Name <addr>', the name quoted, or RFC 2047-encoded and folded (it is one line already).
+
+    ASCII text that merely looks like an encoded word is encoded too, so no client decodes a
+    customer's "=?utf-8?q?...?=" into something else.
+    """
+    if name.isascii() and "=?" not in name:
+        return formataddr((name, addr))
+    return f"{Header(name, _UTF8, header_name='To').encode()} <{addr}>"
 
 
 def _unstructured(value: str) -> str:
-    return value if value.isascii() else Header(value, _UTF8, header_name="Subject").encode()
+    if value.isascii() and "=?" not in value:
+        return value
+    return Header(value, _UTF8, header_name="Subject").encode()
 
 
 def _part(text: str, subtype: str, **params: str) -> MIMEText:

@@ -29,6 +29,8 @@ from storage.outbox import SqlOutbox
 log = logs.get("bot.mail")
 
 REMINDERS = frozenset({MailKind.REMINDER_24H, MailKind.REMINDER_30M})
+MARK_TIME = timedelta(seconds=2)  # room for the sent mark's commit inside the lease
+MARK_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,10 @@ class DispatchSettings:
     lease: timedelta = timedelta(seconds=25)  # a dead process's claims are free within 30 s
     send_timeout: timedelta = timedelta(seconds=12)  # a whole send; well inside the lease
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def __post_init__(self) -> None:
+        if self.lease <= self.send_timeout + MARK_TIME:
+            raise ValueError("the lease must outlast a whole send and its mark")
 
 
 def message_id(mail: QueuedMail, mail_from: str) -> str:
@@ -88,8 +94,15 @@ class Dispatcher:
                 break
             # Nothing is sent after this instant, so nothing is sent once the lease is over
             # (and another instance may have claimed the row): a late one is released.
-            deadline = claimed_at + self.settings.lease - self.settings.send_timeout
-            about = await self.outbox.bookings_for(batch)
+            deadline = claimed_at + self.settings.lease - self.settings.send_timeout - MARK_TIME
+            try:
+                about = await self.outbox.bookings_for(batch)
+            except Exception as exc:  # the batch is retried within its window, not left claimed
+                error = DeliveryError(
+                    f"can't read the bookings: {type(exc).__name__}", permanent=False
+                )
+                await asyncio.gather(*(self._failed(m, error) for m in batch))
+                continue
             await asyncio.gather(*(self._handle(m, about, deadline, marks) for m in batch))
             handled += len(batch)
         return handled
@@ -157,7 +170,12 @@ class Dispatcher:
             await self.outbox.skip(mail.id, self.name, "no longer wanted")
             log.info("mail.skipped", id=mail.id, kind=mail.kind.value, booking=mail.booking_id)
             return
-        if await marks.mark(mail.id):
+        try:
+            marked = await marks.mark(mail.id)
+        except Exception as exc:  # sent but unmarked: the lease runs out and it goes again
+            log.warning("mail.unmarked", id=mail.id, kind=mail.kind.value, error=type(exc).__name__)
+            return
+        if marked:
             log.info("mail.sent", id=mail.id, kind=mail.kind.value, booking=mail.booking_id)
         else:
             log.warning("mail.lease_lost", id=mail.id, kind=mail.kind.value)
@@ -201,21 +219,32 @@ class _GroupMarks:
         self._waiting.append((mail_id, done))
         if self._flushing is None:
             self._flushing = asyncio.create_task(self._flush())
-        return await done
+        return await asyncio.shield(done)
 
     async def _flush(self) -> None:
         try:
             while self._waiting:
                 chunk, self._waiting = self._waiting, []
                 try:
-                    marked = await self._outbox.mark_sent_many(
-                        [i for i, _ in chunk], self._owner, self._clock.now()
-                    )
+                    marked = await self._commit([i for i, _ in chunk])
                 except Exception as exc:
                     for _, done in chunk:
-                        done.set_exception(exc)
+                        if not done.done():  # a waiter cancelled at shutdown has gone
+                            done.set_exception(exc)
                     continue
                 for mail_id, done in chunk:
-                    done.set_result(mail_id in marked)
+                    if not done.done():
+                        done.set_result(mail_id in marked)
         finally:
             self._flushing = None
+
+    async def _commit(self, mail_ids: list[int]) -> set[int]:
+        """The marks, retried briefly: a failed mark means a resend once the lease is over."""
+        for attempt in range(MARK_ATTEMPTS):
+            try:
+                return await self._outbox.mark_sent_many(mail_ids, self._owner, self._clock.now())
+            except Exception:
+                if attempt == MARK_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.1 * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover

@@ -226,3 +226,10 @@ async def test_terminal_control_sequences_in_customer_text_are_never_printed(
     )
     shown = await dialog.alerts() + await dialog.say("today")
     assert "\x1b" not in shown and "Ana" in shown
+
+
+async def test_control_characters_typed_into_a_search_are_ignored(
+    services: Services, business: Business, dialog: Dialog
+) -> None:
+    await book(services, business, name="Anabel")
+    assert "Anabel" in await dialog.say("search ana\x00bel")

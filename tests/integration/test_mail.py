@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,9 +19,10 @@ from bot.settings import Settings
 from core.clock import FixedClock
 from core.events import EventKind
 from core.lifecycle import Move
-from core.model import Actor, ActorKind, Business, Channel
-from core.notifications import DeliveryStatus
+from core.model import Actor, ActorKind, Booking, Business, Channel
+from core.notifications import DeliveryStatus, QueuedMail
 from storage import migrate
+from storage.outbox import SqlOutbox
 from storage.tables import reminders
 from tests.conftest import NOW, OWNER, PAGE, new_booking
 from tests.smtp_server import SmtpServer
@@ -544,7 +545,7 @@ async def test_slow_sending_never_outlives_a_claim_so_two_dispatchers_never_doub
     tight = DispatchSettings(
         mail_from="bookings@plum.example",
         concurrency=1,
-        lease=timedelta(seconds=1.5),
+        lease=timedelta(seconds=3.5),  # sends may start until 0.5 s after the claim
         send_timeout=timedelta(seconds=1),
     )
     second = build(database_url, FixedClock(NOW), tmp_path, smtp.port, "unused")
@@ -592,3 +593,57 @@ async def test_a_connection_the_server_dropped_is_replaced_without_a_failed_atte
     await tick(mail)
     assert len(smtp.mailbox.messages) == 4
     assert all(m.attempts == 1 for m in await mail.outbox.listing([DeliveryStatus.SENT]))
+
+
+class FlakyOutbox(SqlOutbox):
+    """The real outbox, whose next few reads or marks fail as a dropped connection would."""
+
+    def __init__(self, real: SqlOutbox, *, marks: int = 0, reads: int = 0) -> None:
+        self.__dict__.update(real.__dict__)
+        self.failing_marks, self.failing_reads = marks, reads
+
+    async def mark_sent_many(self, mail_ids: Sequence[int], owner: str, now: datetime) -> set[int]:
+        if self.failing_marks:
+            self.failing_marks -= 1
+            raise OSError("connection dropped")
+        return await super().mark_sent_many(mail_ids, owner, now)
+
+    async def bookings_for(
+        self, mails: Sequence[QueuedMail]
+    ) -> tuple[dict[int, Booking], dict[int, Business]]:
+        if self.failing_reads:
+            self.failing_reads -= 1
+            raise OSError("connection dropped")
+        return await super().bookings_for(mails)
+
+
+async def test_a_mark_that_keeps_failing_leaves_the_email_to_its_lease_not_a_crash(
+    mail: Services, shop: Business, smtp: SmtpServer, clock: FixedClock
+) -> None:
+    await book(mail, shop)
+    flaky = FlakyOutbox(mail.outbox, marks=100)  # every mark, and each retry of it, fails
+    mail.dispatcher.outbox = flaky
+    await mail.dispatcher.run_once()  # sent, unmarked: no exception
+    assert len(smtp.mailbox.messages) == 2
+    flaky.failing_marks = 0
+    clock.advance(seconds=30)
+    await mail.dispatcher.run_once()
+    ids = [str(m["Message-ID"]) for m in smtp.mailbox.messages]
+    assert len(ids) == 4 and len(set(ids)) == 2  # resent once, recognisably
+    assert {m.status for m in await mail.outbox.listing(list(DeliveryStatus))} == {
+        DeliveryStatus.SENT
+    }
+
+
+async def test_a_failed_read_of_the_batch_retries_its_emails_soon(
+    mail: Services, shop: Business, smtp: SmtpServer, clock: FixedClock
+) -> None:
+    await book(mail, shop)
+    mail.dispatcher.outbox = FlakyOutbox(mail.outbox, reads=1)
+    await mail.dispatcher.run_once()
+    waiting = await mail.outbox.listing([DeliveryStatus.PENDING])
+    assert len(waiting) == 2
+    assert all((m.last_error or "").startswith("can't read the bookings") for m in waiting)
+    clock.advance(seconds=5)
+    await mail.dispatcher.run_once()
+    assert sorted(smtp.mailbox.kinds()) == ["created", "owner-new-booking"]

@@ -519,3 +519,17 @@ def test_templates_load_from_any_working_directory(tmp_path: Path) -> None:
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "Booking received: Haircut on Tue 3 Mar, 10:00"
+
+
+def test_long_non_ascii_names_fold_within_the_line_limit() -> None:
+    msg = built(MailKind.OWNER_NEW_BOOKING, booking(name="渡辺" * 100))
+    raw = msg.as_bytes()
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert "渡辺渡辺" in str(parsed["Reply-To"]).replace(" ", "")
+
+
+def test_ascii_that_looks_like_an_encoded_word_is_shown_as_typed() -> None:
+    msg = built(MailKind.CREATED, booking(name="=?utf-8?q?evil=40bank=2Ecom?="))
+    parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+    assert "evil@bank.com" not in str(parsed["To"])
