@@ -42,10 +42,11 @@ from typing import Any
 import httpx
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import event, func, insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.databases import admin, load_engine
 from bot import logs
 from bot.app import Services, build_services
 from bot.settings import Settings
@@ -418,31 +419,6 @@ def percentile(samples: list[float], q: float) -> float:
 
 # --------------------------------------------------------------------------------------------
 # Databases.
-
-
-async def admin(admin_url: str, sql: str) -> None:
-    engine = create_async_engine(async_url(admin_url), isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
-
-
-def load_engine(url: str) -> AsyncEngine:
-    """An engine for the bulk load only: on SQLite, no fsync and a big page cache."""
-    engine = create_async_engine(async_url(url))
-    if engine.dialect.name == "sqlite":
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA synchronous=OFF")
-            cursor.execute("PRAGMA cache_size=-1000000")  # ~1 GB
-            cursor.execute("PRAGMA temp_store=MEMORY")
-            cursor.close()
-
-    return engine
 
 
 async def prepare(

@@ -60,10 +60,10 @@ import aiosmtplib
 import httpx
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import event, func, insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bench.databases import admin, load_engine
 from bot import logs
 from bot.app import Services, build_services
 from bot.mail.compose import compose
@@ -83,7 +83,6 @@ from core.model import (
 )
 from core.notifications import DeliveryStatus, MailKind, QueuedMail, plan_reminders
 from storage import migrate
-from storage.engine import async_url
 from storage.tables import booking_history, bookings, outbox, reminders
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -344,30 +343,6 @@ class Report:
 # Databases.
 
 
-async def admin(admin_url: str, sql: str) -> None:
-    engine = create_async_engine(async_url(admin_url), isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
-
-
-def fast_load_engine(url: str) -> AsyncEngine:
-    """For bulk loads only: on SQLite, no fsync and a big page cache."""
-    engine = create_async_engine(async_url(url))
-    if engine.dialect.name == "sqlite":
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA synchronous=OFF")
-            cursor.execute("PRAGMA cache_size=-200000")
-            cursor.close()
-
-    return engine
-
-
 def mail_settings(url: str, port: int, workdir: Path) -> Settings:
     return Settings(
         database_url=url,
@@ -565,7 +540,7 @@ async def fill_reminders(url: str, count: int, say: Console) -> tuple[float, tup
     finally:
         await services.aclose()
     t0 = time.perf_counter()
-    engine = fast_load_engine(url)
+    engine = load_engine(url)
     created = now - timedelta(days=1)
     n_bookings = n_reminders = 0
     try:
