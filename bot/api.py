@@ -103,9 +103,8 @@ def build_api(desk: Desk, businesses: SqlBusinesses, *, max_body_bytes: int) -> 
         booking_id: BookingId, owner: Owner, body: CancelIn | None = None
     ) -> BookingOut:
         """Cancel on the customer's behalf; the owner refunds in the provider's dashboard."""
-        booking = await desk.booking(owner, booking_id)
-        actor = Actor(ActorKind.CUSTOMER, Channel.API, booking.customer.name)
-        done = await desk.customer_cancel(owner, booking_id, body.reason if body else None, actor)
+        reason = body.reason if body else None
+        done = await desk.customer_cancel(owner, booking_id, reason, Channel.API)
         return BookingOut.of(done.booking, owner)
 
     @app.exception_handler(Unauthorized)

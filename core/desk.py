@@ -29,7 +29,7 @@ from core.errors import (
 )
 from core.folding import fold
 from core.lifecycle import IllegalMove, Move, MoveOutcome, allowed_moves, check_move
-from core.model import Actor, Booking, Business, NewBooking
+from core.model import Actor, ActorKind, Booking, Business, Channel, NewBooking
 from core.ports import BookingFilter, BookingStore
 from core.replies import (
     BookingCard,
@@ -196,10 +196,11 @@ class Desk:
         return MoveDone(business, booking, move, outcome, allowed_moves(booking.status))
 
     async def customer_cancel(
-        self, business: Business, booking_id: int, reason: str | None, actor: Actor
+        self, business: Business, booking_id: int, reason: str | None, channel: Channel
     ) -> MoveDone:
         """A customer cancels from the booking page; allowed up to the start time."""
         booking = await self.booking(business, booking_id)
+        actor = Actor(ActorKind.CUSTOMER, channel, booking.customer.name)
         if not booking.status.is_final and booking.start_at <= self._clock.now():
             raise TooLateToCancel(booking_id)
         try:

@@ -61,15 +61,6 @@ def money(amount: Decimal, currency: str) -> str:
     return f"{amount:,.2f} {currency}"
 
 
-def booking_line(booking: Booking, zone: ZoneInfo, *, with_date: bool) -> str:
-    """One line per booking, for plain-text surfaces: #id, time, customer, service, status."""
-    at = list_time(booking.start_at, zone, with_date=with_date)
-    return (
-        f"{booking.ref}  {at}  {booking.customer.name} · {booking.service.name}"
-        f"  [{booking.status.value}]"
-    )
-
-
 def history_line(entry: HistoryEntry, zone: ZoneInfo) -> str:
     change = (
         f"{entry.from_status.value} → {entry.to_status.value}"

@@ -292,7 +292,7 @@ def _booking_values(business_id: int, new: NewBooking, at: datetime) -> dict[str
         "duration_minutes": new.service.duration_minutes,
         "price": new.service.price,
         "start_at": booking_start,
-        "end_at": booking_start + _minutes(new.service.duration_minutes),
+        "end_at": booking_start + timedelta(minutes=new.service.duration_minutes),
         "status": Status.PENDING.value,
         "payment_provider": new.payment.provider.value,
         "transaction_id": new.payment.transaction_id,
@@ -304,10 +304,6 @@ def _booking_values(business_id: int, new: NewBooking, at: datetime) -> dict[str
         "created_at": at,
         "updated_at": at,
     }
-
-
-def _minutes(n: int) -> timedelta:
-    return timedelta(minutes=n)
 
 
 _A_DAY = timedelta(days=1)

@@ -166,21 +166,6 @@ class SqlOutbox:
             )
             return sorted((_entry(r) for r in claimed.all()), key=lambda m: m.id)
 
-    async def mark_sent(self, mail_id: int, owner: str, now: datetime) -> bool:
-        async with self._engine.begin() as conn:
-            done = await conn.execute(
-                update(outbox)
-                .where(outbox.c.id == mail_id, outbox.c.lease_owner == owner)
-                .values(
-                    status=DeliveryStatus.SENT.value,
-                    sent_at=now,
-                    lease_owner=None,
-                    lease_until=None,
-                    last_error=None,
-                )
-            )
-            return done.rowcount == 1
-
     async def mark_sent_many(self, mail_ids: Sequence[int], owner: str, now: datetime) -> set[int]:
         """Mark several sent emails in one commit; the ids whose claim `owner` still held."""
         async with self._engine.begin() as conn:
