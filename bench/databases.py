@@ -1,18 +1,19 @@
-"""What both benchmarks need from a database: admin statements and a fast bulk-load engine."""
+"""What both benchmarks need from a database: admin statements, bulk loads, tidying after."""
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
-from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from storage.engine import async_url
+from storage.database import Database, driver_url
 
 
 async def admin(admin_url: str, sql: str) -> None:
-    """Run one statement outside a transaction (CREATE/DROP DATABASE)."""
-    engine = create_async_engine(async_url(admin_url), isolation_level="AUTOCOMMIT")
+    """Run one statement outside a transaction (CREATE/DROP DATABASE, VACUUM)."""
+    engine = create_async_engine(driver_url(admin_url), isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as conn:
             await conn.execute(text(sql))
@@ -20,17 +21,18 @@ async def admin(admin_url: str, sql: str) -> None:
         await engine.dispose()
 
 
-def load_engine(url: str) -> AsyncEngine:
-    """An engine for bulk loads only: on SQLite, no fsync and a big page cache."""
-    engine = create_async_engine(async_url(url))
-    if engine.dialect.name == "sqlite":
+async def bulk_insert(db: Database, statement: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows in one transaction (WAL with synchronous=NORMAL: no fsync per commit)."""
+    await db.write(lambda conn: conn.execute(statement, rows))
 
-        @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA synchronous=OFF")
-            cursor.execute("PRAGMA cache_size=-1000000")  # ~1 GB
-            cursor.execute("PRAGMA temp_store=MEMORY")
-            cursor.close()
 
-    return engine
+async def tidy(db: Database, url: str) -> None:
+    """Fresh planner statistics, and on SQLite a WAL folded back into the database file."""
+    if db.dialect == "postgresql":
+        await admin(url, "VACUUM (ANALYZE)")
+        return
+    await db.write(lambda conn: conn.exec_driver_sql("ANALYZE"))
+    path = driver_url(url).database or ""
+    with sqlite3.connect(path) as raw:  # a checkpoint can't run inside a transaction
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    raw.close()

@@ -35,18 +35,17 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
 
 import httpx
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.databases import admin, load_engine
+from bench.databases import admin, bulk_insert, tidy
 from bot import logs
 from bot.app import Services, build_services
 from bot.settings import Settings
@@ -56,7 +55,7 @@ from core.model import Actor, ActorKind, Channel
 from core.replies import BookingList, Problem, Reply
 from storage import migrate
 from storage.businesses import key_digest
-from storage.engine import READ_ONLY, async_url, create_engine
+from storage.database import open_database
 from storage.tables import booking_history, bookings, businesses, events
 
 PG_DB = "juneplum_bench"
@@ -426,63 +425,44 @@ async def prepare(
 ) -> Load:
     """Migrate a fresh database, bulk-load it and ANALYZE it."""
     started = time.perf_counter()
-    app_engine = create_engine(url)  # the app's own engine set-up, as `juneplum migrate` has it
+    db = open_database(url)  # the app's own set-up, as `juneplum migrate` has it
     try:
-        await migrate.upgrade(app_engine)
-    finally:
-        await app_engine.dispose()
-    migrated = time.perf_counter()
-
-    engine = load_engine(url)
-    batch = SQLITE_BATCH if backend == "sqlite" else PG_BATCH
-    total = sum(s.size for s in specs)
-    loaded = 0
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(
-                insert(businesses),
-                [
-                    {
-                        "id": s.id,
-                        "name": s.name,
-                        "timezone": s.timezone,
-                        "owner_email": f"owner{s.id}@example.com",
-                        "currency": s.currency,
-                        "api_key_hash": key_digest(s.api_key),
-                        "created_at": now - timedelta(days=800),
-                    }
-                    for s in specs
-                ],
-            )
-            if backend == "postgresql":
-                await conn.execute(
-                    text("SELECT setval(pg_get_serial_sequence('businesses', 'id'), :n)"),
-                    {"n": len(specs)},
-                )
+        await migrate.upgrade(db)
+        migrated = time.perf_counter()
+        await bulk_insert(
+            db,
+            insert(businesses),
+            [
+                {
+                    "id": s.id,
+                    "name": s.name,
+                    "timezone": s.timezone,
+                    "owner_email": f"owner{s.id}@example.com",
+                    "currency": s.currency,
+                    "api_key_hash": key_digest(s.api_key),
+                    "created_at": now - timedelta(days=800),
+                }
+                for s in specs
+            ],
+        )
+        if backend == "postgresql":
+            query = text("SELECT setval(pg_get_serial_sequence('businesses', 'id'), :n)")
+            await db.write(lambda conn: conn.execute(query, {"n": len(specs)}))
+        batch = SQLITE_BATCH if backend == "sqlite" else PG_BATCH
+        total = sum(s.size for s in specs)
+        loaded = 0
         for rows in booking_batches(specs, now, seed, batch):
-            async with engine.begin() as conn:
-                await conn.execute(insert(bookings), rows)
+            await bulk_insert(db, insert(bookings), rows)
             loaded += len(rows)
             if loaded % 200_000 < batch:
                 say.print(
                     f"  {backend}: {loaded:>9,} / {total:,} bookings "
                     f"({time.perf_counter() - migrated:5.1f} s)"
                 )
+        filled = time.perf_counter()
+        await tidy(db, url)
     finally:
-        await engine.dispose()
-    filled = time.perf_counter()
-
-    if backend == "sqlite":
-        engine = create_async_engine(async_url(url))
-        async with engine.connect() as conn:
-            await conn.exec_driver_sql("ANALYZE")
-            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            await conn.commit()
-    else:
-        engine = create_async_engine(async_url(url), isolation_level="AUTOCOMMIT")
-        async with engine.connect() as conn:
-            await conn.exec_driver_sql("VACUUM (ANALYZE)")
-    await engine.dispose()
+        await db.dispose()
     return Load(
         backend, loaded, migrated - started, filled - migrated, time.perf_counter() - filled
     )
@@ -571,18 +551,16 @@ async def measure_confirms(
     now = datetime.now(UTC)
     figures = []
     for spec, share in zip(chosen, (count // 2, count - count // 2), strict=True):
-        async with services.engine.execution_options(**{READ_ONLY: True}).connect() as conn:
-            ids = list(
-                (
-                    await conn.execute(
-                        select(bookings.c.id).where(
-                            bookings.c.business_id == spec.id,
-                            bookings.c.status == Status.PENDING.value,
-                            bookings.c.start_at > now,
-                        )
-                    )
-                ).scalars()
-            )
+        pending = select(bookings.c.id).where(
+            bookings.c.business_id == spec.id,
+            bookings.c.status == Status.PENDING.value,
+            bookings.c.start_at > now,
+        )
+
+        def pending_ids(conn: Connection, query: Any = pending) -> list[int]:
+            return list(conn.execute(query).scalars())
+
+        ids = await services.db.read(pending_ids)
         random.Random(seed).shuffle(ids)
         ids = ids[:share]
         business = await desk.business(spec.id)
@@ -610,7 +588,7 @@ async def measure_confirms(
 # Intake over real HTTP: uvicorn in a child process, httpx here.
 
 
-def intake_server(url: str, pipe: Connection) -> None:
+def intake_server(url: str, pipe: Pipe) -> None:
     """The child process: serve the intake API on a free loopback port, report the port."""
     real_stderr = sys.stderr
     with open(os.devnull, "w") as devnull:
@@ -622,7 +600,7 @@ def intake_server(url: str, pipe: Connection) -> None:
             raise
 
 
-async def _serve(url: str, pipe: Connection) -> None:
+async def _serve(url: str, pipe: Pipe) -> None:
     import uvicorn
 
     from bot.api import build_api
@@ -690,16 +668,16 @@ def process_cpu_s(pid: int | None) -> float | None:
 
 
 async def count_rows(url: str) -> tuple[int, int]:
-    engine = create_async_engine(async_url(url))
-    try:
-        async with engine.connect() as conn:
-            n_events = (await conn.execute(select(func.count()).select_from(events))).scalar_one()
-            n_history = (
-                await conn.execute(select(func.count()).select_from(booking_history))
-            ).scalar_one()
+    def work(conn: Connection) -> tuple[int, int]:
+        n_events = conn.execute(select(func.count()).select_from(events)).scalar_one()
+        n_history = conn.execute(select(func.count()).select_from(booking_history)).scalar_one()
         return int(n_events), int(n_history)
+
+    db = open_database(url)
+    try:
+        return await db.read(work)
     finally:
-        await engine.dispose()
+        await db.dispose()
 
 
 async def measure_intake(

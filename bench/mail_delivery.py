@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.message import Message
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection as Pipe
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import Any
@@ -60,10 +60,10 @@ import aiosmtplib
 import httpx
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.engine import make_url
 
-from bench.databases import admin, load_engine
+from bench.databases import admin, bulk_insert, tidy
 from bot import logs
 from bot.app import Services, build_services
 from bot.mail.compose import compose
@@ -83,6 +83,7 @@ from core.model import (
 )
 from core.notifications import DeliveryStatus, MailKind, QueuedMail, plan_reminders
 from storage import migrate
+from storage.database import open_database
 from storage.tables import booking_history, bookings, outbox, reminders
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,9 +138,7 @@ class Counter:
         return "250 Message accepted"
 
 
-def smtp_child(
-    port: int, messages: Synchronized[int], size: Synchronized[int], pipe: Connection
-) -> None:
+def smtp_child(port: int, messages: Synchronized[int], size: Synchronized[int], pipe: Pipe) -> None:
     from aiosmtpd.controller import Controller
 
     controller = Controller(Counter(messages, size), hostname="127.0.0.1", port=port)
@@ -375,28 +374,29 @@ async def measure_outbox(
 ) -> Rate:
     services = build_services(mail_settings(url, sink.port, workdir))
     try:
-        await migrate.upgrade(services.engine)
+        await migrate.upgrade(services.db)
         now = datetime.now(UTC)
         business = await add_business(services, now)
         queued_at = now - timedelta(seconds=1)
         retry = timedelta(hours=services.settings.mail_retry_hours)
         chosen = list(specs(emails // len(KINDS), now))
         t0 = time.perf_counter()
-        async with services.engine.begin() as conn:
+        rows = [r for s in chosen for r in outbox_rows(s, business, queued_at, retry)]
+
+        def queue_all(conn: Connection) -> None:
             for part in chunks([booking_row(s, business.id, queued_at) for s in chosen]):
-                await conn.execute(insert(bookings), part)
+                conn.execute(insert(bookings), part)
             for part in chunks([history_row(s, queued_at) for s in chosen]):
-                await conn.execute(insert(booking_history), part)
-            rows = [r for s in chosen for r in outbox_rows(s, business, queued_at, retry)]
+                conn.execute(insert(booking_history), part)
             for part in chunks(rows):
-                await conn.execute(insert(outbox), part)
-        if backend == "postgresql":
-            async with services.engine.connect() as conn:
-                await conn.execute(
+                conn.execute(insert(outbox), part)
+            if backend == "postgresql":
+                conn.execute(
                     text("SELECT setval(pg_get_serial_sequence('bookings', 'id'), :n)"),
                     {"n": len(chosen)},
                 )
-                await conn.commit()
+
+        await services.db.write(queue_all)
         say.print(
             f"  {backend}: queued {len(rows):,} emails for {len(chosen):,} bookings "
             f"in {time.perf_counter() - t0:.1f} s; sending…"
@@ -413,14 +413,12 @@ async def measure_outbox(
             handled += done
         seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         after, size_after = sink.counts
-        async with services.engine.connect() as conn:
-            sent = (
-                await conn.execute(
-                    select(func.count())
-                    .select_from(outbox)
-                    .where(outbox.c.status == DeliveryStatus.SENT.value)
-                )
-            ).scalar_one()
+        sent_rows = (
+            select(func.count())
+            .select_from(outbox)
+            .where(outbox.c.status == DeliveryStatus.SENT.value)
+        )
+        sent = await services.db.read(lambda conn: conn.execute(sent_rows).scalar_one())
         received = after - before
         if received != len(rows) or sent != len(rows):
             raise RuntimeError(
@@ -534,13 +532,13 @@ async def measure_bare(sink: SmtpSink, messages: list[Message], label: str) -> R
 async def fill_reminders(url: str, count: int, say: Console) -> tuple[float, tuple[int, int]]:
     services = build_services(Settings(database_url=url, _env_file=None))
     try:
-        await migrate.upgrade(services.engine)
+        await migrate.upgrade(services.db)
         now = datetime.now(UTC)
         business = await add_business(services, now)
     finally:
         await services.aclose()
     t0 = time.perf_counter()
-    engine = load_engine(url)
+    db = open_database(url)
     created = now - timedelta(days=1)
     n_bookings = n_reminders = 0
     try:
@@ -552,18 +550,15 @@ async def fill_reminders(url: str, count: int, say: Console) -> tuple[float, tup
                 for s in part
                 for p in plan_reminders(s.start, now)
             ]
-            async with engine.begin() as conn:
-                await conn.execute(
-                    insert(bookings), [booking_row(s, business.id, created) for s in part]
-                )
-                await conn.execute(insert(reminders), planned)
+            await bulk_insert(
+                db, insert(bookings), [booking_row(s, business.id, created) for s in part]
+            )
+            await bulk_insert(db, insert(reminders), planned)
             n_bookings += len(part)
             n_reminders += len(planned)
-        async with engine.connect() as conn:
-            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            await conn.commit()
+        await tidy(db, url)
     finally:
-        await engine.dispose()
+        await db.dispose()
     seconds = time.perf_counter() - t0
     say.print(
         f"  sqlite: {n_bookings:,} future bookings and {n_reminders:,} planned reminders "

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from bot.mail.dispatcher import Dispatcher, DispatchSettings
 from bot.mail.transport import FileTransport, MailTransport, SmtpTransport
 from bot.scheduler import Background
@@ -15,7 +13,7 @@ from core.clock import Clock, SystemClock
 from core.desk import Desk
 from storage.bookings import SqlBookingStore
 from storage.businesses import SqlBusinesses
-from storage.engine import create_engine
+from storage.database import Database, open_database
 from storage.event_feed import SqlEventFeed
 from storage.outbox import MailQueue, SqlOutbox, SqlReminders
 
@@ -26,7 +24,7 @@ class Services:
 
     settings: Settings
     clock: Clock
-    engine: AsyncEngine
+    db: Database
     store: SqlBookingStore
     businesses: SqlBusinesses
     feed: SqlEventFeed
@@ -38,7 +36,7 @@ class Services:
 
     async def aclose(self) -> None:
         await self.dispatcher.transport.close()
-        await self.engine.dispose()
+        await self.db.dispose()
 
 
 def mail_transport(settings: Settings) -> MailTransport:
@@ -64,11 +62,11 @@ def build_services(
 ) -> Services:
     """Wire the parts; tests pass their own clock and transport."""
     clock = clock or SystemClock()
-    engine = create_engine(settings.database_url)
+    db = open_database(settings.database_url)
     queue = MailQueue(retry_window=timedelta(hours=settings.mail_retry_hours))
-    store = SqlBookingStore(engine, event_hooks=[queue])
-    outbox = SqlOutbox(engine, queue)
-    reminders = SqlReminders(engine, queue)
+    store = SqlBookingStore(db, event_hooks=[queue])
+    outbox = SqlOutbox(db, queue)
+    reminders = SqlReminders(db, queue)
     dispatcher = Dispatcher(
         outbox,
         transport or mail_transport(settings),
@@ -82,10 +80,10 @@ def build_services(
     return Services(
         settings=settings,
         clock=clock,
-        engine=engine,
+        db=db,
         store=store,
-        businesses=SqlBusinesses(engine),
-        feed=SqlEventFeed(engine),
+        businesses=SqlBusinesses(db),
+        feed=SqlEventFeed(db),
         desk=Desk(store, clock),
         outbox=outbox,
         reminders=reminders,

@@ -83,7 +83,7 @@ def migrate() -> None:
     from storage import migrate as migrations  # alembic is only needed here
 
     async def work(services: Services) -> None:
-        await migrations.upgrade(services.engine)
+        await migrations.upgrade(services.db)
 
     _run(work)
     err.print("Database is up to date.")

@@ -32,7 +32,7 @@ def configure(level: str = "info", fmt: str = "console", stream: TextIO | None =
     logging.basicConfig(
         level=numeric, stream=stream, format="%(levelname)s %(name)s %(message)s", force=True
     )
-    for noisy in ("uvicorn.access", "aiosqlite", "asyncio", "apscheduler"):
+    for noisy in ("uvicorn.access", "asyncio", "apscheduler"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
 
 

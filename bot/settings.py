@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from storage.engine import async_url
+from storage.database import driver_url
 
 PLACEHOLDERS = {"changeme", "change-me", "xoxb-your-token", "your-token-here", "secret"}
 
@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     @classmethod
     def _known_database(cls, value: str) -> str:
         try:
-            async_url(value)
+            driver_url(value)
         except Exception as exc:
             raise ValueError(
                 "use sqlite:///path/to/file.db or postgresql://user:password@host:5432/db"

@@ -8,7 +8,9 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     and_,
+    bindparam,
     column,
     func,
     insert,
@@ -18,7 +20,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core import events as domain_events
 from core.errors import IdempotencyConflict
@@ -28,7 +29,7 @@ from core.lifecycle import Move, Status
 from core.model import Actor, Booking, Business, HistoryEntry, NewBooking, Page
 from core.ports import BookingFilter
 from storage import rows
-from storage.engine import READ_ONLY
+from storage.database import Database
 from storage.event_feed import EventHook, record_events
 from storage.tables import booking_history, bookings, businesses, intake_keys
 
@@ -40,51 +41,27 @@ COUNT_HORIZON = 200
 class SqlBookingStore:
     """Bookings on SQLite or PostgreSQL, behind the core's BookingStore port."""
 
-    def __init__(self, engine: AsyncEngine, *, event_hooks: Sequence[EventHook] = ()) -> None:
-        self._engine = engine
-        self._reader = engine.execution_options(**{READ_ONLY: True})
+    def __init__(self, db: Database, *, event_hooks: Sequence[EventHook] = ()) -> None:
+        self._db = db
         self._hooks = list(event_hooks)
-        self._dialect = engine.dialect.name
+        self._sqlite = db.dialect == "sqlite"
 
     async def get_business(self, business_id: int) -> Business | None:
-        async with self._reader.connect() as conn:
-            row = (
-                await conn.execute(select(businesses).where(businesses.c.id == business_id))
-            ).first()
-        return rows.business(row) if row else None
+        def work(conn: Connection) -> Business | None:
+            row = conn.execute(_BUSINESS, {"business_id": business_id}).first()
+            return rows.business(row) if row else None
+
+        return await self._db.read(work)
 
     async def get_booking(self, business_id: int, booking_id: int) -> Booking | None:
-        async with self._reader.connect() as conn:
-            return await self._load(conn, business_id, booking_id)
-
-    async def _load(
-        self, conn: AsyncConnection, business_id: int, booking_id: int
-    ) -> Booking | None:
-        row = (
-            await conn.execute(
-                select(bookings).where(
-                    bookings.c.id == booking_id, bookings.c.business_id == business_id
-                )
-            )
-        ).first()
-        if row is None:
-            return None
-        entries = (
-            await conn.execute(
-                select(booking_history)
-                .where(booking_history.c.booking_id == booking_id)
-                .order_by(booking_history.c.id)
-            )
-        ).all()
-        return rows.booking(row, [rows.history(e) for e in entries])
+        return await self._db.read(lambda conn: _load(conn, business_id, booking_id))
 
     async def find_bookings(self, business_id: int, query: BookingFilter) -> Page:
-        async with self._reader.connect() as conn:
-            return await self._find(conn, business_id, query)
+        return await self._db.read(lambda conn: self._find(conn, business_id, query))
 
-    async def _find(self, conn: AsyncConnection, business_id: int, query: BookingFilter) -> Page:
+    def _find(self, conn: Connection, business_id: int, query: BookingFilter) -> Page:
         conditions: list[ColumnElement[bool]] = [bookings.c.business_id == business_id]
-        if query.term and await self._few_fts_matches(conn, query.term):
+        if query.term and self._few_fts_matches(conn, query.term):
             # A rare term: start from its few trigram matches, not the business's every row.
             conditions = [
                 bookings.c.id.in_(select(_FTS_ROWID).where(_fts_match(query.term))),
@@ -106,17 +83,15 @@ class SqlBookingStore:
         offset = (query.page - 1) * query.per_page
         horizon = offset + query.per_page + COUNT_HORIZON
         ids = (
-            (
-                await conn.execute(
-                    select(bookings.c.id).where(and_(*conditions)).order_by(*order).limit(horizon)
-                )
+            conn.execute(
+                select(bookings.c.id).where(and_(*conditions)).order_by(*order).limit(horizon)
             )
             .scalars()
             .all()
         )
         page_ids = list(ids[offset : offset + query.per_page])
         found = (
-            (await conn.execute(select(bookings).where(bookings.c.id.in_(page_ids)))).all()
+            conn.execute(select(bookings).where(bookings.c.id.in_(page_ids))).all()
             if page_ids
             else []
         )
@@ -129,23 +104,23 @@ class SqlBookingStore:
             total_exact=len(ids) < horizon,
         )
 
-    async def _few_fts_matches(self, conn: AsyncConnection, folded_term: str) -> bool:
+    def _few_fts_matches(self, conn: Connection, folded_term: str) -> bool:
         """On SQLite, whether the trigram index holds few enough matches to start from.
 
         Measured on 1M bookings: a scan of one business through its index answers a common
         term fast but a rare one slowly (100k rows: 13 ms); the trigram index answers a rare
         term in under a millisecond but a common one slowly. So: probe, then choose.
         """
-        if self._dialect != "sqlite" or len(folded_term) < 3:  # trigrams need 3 characters
+        if not self._sqlite or len(folded_term) < 3:  # trigrams need 3 characters
             return False
         probe = select(func.count()).select_from(
             select(_FTS_ROWID).where(_fts_match(folded_term)).limit(FTS_CANDIDATES + 1).subquery()
         )
-        return int((await conn.execute(probe)).scalar_one()) <= FTS_CANDIDATES
+        return int(conn.execute(probe).scalar_one()) <= FTS_CANDIDATES
 
     def _matches(self, folded_term: str) -> ColumnElement[bool]:
         # Both sides are folded in Python, so SQLite and PostgreSQL give the same answers.
-        if self._dialect == "sqlite":
+        if self._sqlite:
             return func.instr(bookings.c.search_text, folded_term) > 0
         # LIKE with escaping lets PostgreSQL use the trigram index; % and _ stay literal.
         return bookings.c.search_text.contains(folded_term, autoescape=True)
@@ -153,132 +128,136 @@ class SqlBookingStore:
     async def starts_between(
         self, business_id: int, start: datetime, end: datetime
     ) -> list[datetime]:
-        async with self._reader.connect() as conn:
-            result = await conn.execute(
-                select(bookings.c.start_at).where(
-                    bookings.c.business_id == business_id,
-                    bookings.c.start_at >= start,
-                    bookings.c.start_at < end,
-                    bookings.c.status != Status.CANCELLED.value,
-                )
-            )
-            return list(result.scalars().all())
+        query = select(bookings.c.start_at).where(
+            bookings.c.business_id == business_id,
+            bookings.c.start_at >= start,
+            bookings.c.start_at < end,
+            bookings.c.status != Status.CANCELLED.value,
+        )
+        return await self._db.read(lambda conn: list(conn.execute(query).scalars().all()))
 
     async def overlapping(self, booking: Booking) -> list[Booking]:
-        async with self._reader.connect() as conn:
-            result = await conn.execute(
-                select(bookings)
-                .where(
-                    bookings.c.business_id == booking.business_id,
-                    bookings.c.id != booking.id,
-                    bookings.c.status.in_([Status.PENDING.value, Status.CONFIRMED.value]),
-                    bookings.c.start_at < booking.end_at,
-                    bookings.c.end_at > booking.start_at,
-                    # bounds the index scan: nothing lasts longer than a day
-                    bookings.c.start_at > booking.start_at - _A_DAY,
-                )
-                .order_by(bookings.c.start_at)
+        query = (
+            select(bookings)
+            .where(
+                bookings.c.business_id == booking.business_id,
+                bookings.c.id != booking.id,
+                bookings.c.status.in_([Status.PENDING.value, Status.CONFIRMED.value]),
+                bookings.c.start_at < booking.end_at,
+                bookings.c.end_at > booking.start_at,
+                # bounds the index scan: nothing lasts longer than a day
+                bookings.c.start_at > booking.start_at - _A_DAY,
             )
-            return [rows.booking(r) for r in result.all()]
+            .order_by(bookings.c.start_at)
+        )
+        return await self._db.read(
+            lambda conn: [rows.booking(r) for r in conn.execute(query).all()]
+        )
 
     async def find_repeat(self, business_id: int, new: NewBooking) -> Booking | None:
-        async with self._reader.connect() as conn:
-            existing = await self._existing(conn, business_id, new)
-            return None if existing is None else await self._load(conn, business_id, existing)
+        def work(conn: Connection) -> Booking | None:
+            existing = _existing(conn, business_id, new)
+            return None if existing is None else _load(conn, business_id, existing)
+
+        return await self._db.read(work)
 
     async def create_booking(
         self, business_id: int, new: NewBooking, actor: Actor, at: datetime
     ) -> tuple[Booking, bool]:
+        def work(conn: Connection) -> tuple[Booking, bool]:
+            existing = _existing(conn, business_id, new)
+            if existing is not None:
+                found = _load(conn, business_id, existing)
+                if found is not None:
+                    return found, False
+            return self._insert(conn, business_id, new, actor, at), True
+
         for _ in range(3):
             try:
-                async with self._engine.begin() as conn:
-                    existing = await self._existing(conn, business_id, new)
-                    if existing is not None:
-                        found = await self._load(conn, business_id, existing)
-                        if found is not None:
-                            return found, False
-                    return await self._insert(conn, business_id, new, actor, at), True
+                return await self._db.write(work)
             except IntegrityError:
                 continue  # an identical request committed first: the next pass finds it
         raise RuntimeError("could not store the booking after repeated conflicts")
 
-    async def _existing(
-        self, conn: AsyncConnection, business_id: int, new: NewBooking
-    ) -> int | None:
-        if new.idempotency_key:
-            row = (
-                await conn.execute(
-                    select(intake_keys.c.fingerprint, intake_keys.c.booking_id).where(
-                        intake_keys.c.business_id == business_id,
-                        intake_keys.c.key == new.idempotency_key,
-                    )
-                )
-            ).first()
-            if row is not None:
-                if row.fingerprint != new.fingerprint:
-                    raise IdempotencyConflict(new.idempotency_key)
-                return int(row.booking_id)
-        found = (
-            await conn.execute(
-                select(bookings.c.id).where(
-                    bookings.c.business_id == business_id,
-                    bookings.c.payment_provider == new.payment.provider.value,
-                    bookings.c.transaction_id == new.payment.transaction_id,
-                )
-            )
-        ).scalar()
-        return int(found) if found is not None else None
-
-    async def _insert(
-        self, conn: AsyncConnection, business_id: int, new: NewBooking, actor: Actor, at: datetime
+    def _insert(
+        self, conn: Connection, business_id: int, new: NewBooking, actor: Actor, at: datetime
     ) -> Booking:
-        values = _booking_values(business_id, new, at)
-        row = (await conn.execute(_INSERT_BOOKING, values)).one()
+        row = conn.execute(_INSERT_BOOKING, _booking_values(business_id, new, at)).one()
         entry = HistoryEntry(at=at, actor=actor, from_status=None, to_status=Status.PENDING)
         booking = rows.booking(row, [entry])
-        await conn.execute(insert(booking_history).values(rows.history_values(booking.id, entry)))
+        conn.execute(_INSERT_HISTORY, rows.history_values(booking.id, entry))
         if new.idempotency_key:
-            await conn.execute(
-                insert(intake_keys).values(
-                    business_id=business_id,
-                    key=new.idempotency_key,
-                    fingerprint=new.fingerprint,
-                    booking_id=booking.id,
-                    created_at=at,
-                )
+            conn.execute(
+                _INSERT_KEY,
+                {
+                    "business_id": business_id,
+                    "key": new.idempotency_key,
+                    "fingerprint": new.fingerprint,
+                    "booking_id": booking.id,
+                    "created_at": at,
+                },
             )
-        await self._record(conn, [domain_events.booking_created(booking, actor)])
+        self._record(conn, [domain_events.booking_created(booking, actor)])
         return booking
 
     async def move_booking(
         self, booking: Booking, move: Move, actor: Actor, reason: str | None, at: datetime
     ) -> bool:
-        async with self._engine.begin() as conn:
+        entry = HistoryEntry(
+            at=at, actor=actor, from_status=booking.status, to_status=move.target, reason=reason
+        )
+
+        def work(conn: Connection) -> bool:
             # The conditional update is the lock: exactly one of two racing moves changes a row.
-            changed = await conn.execute(
-                update(bookings)
-                .where(
-                    bookings.c.id == booking.id,
-                    bookings.c.business_id == booking.business_id,
-                    bookings.c.status == booking.status.value,
-                )
-                .values(status=move.target.value, updated_at=at)
+            changed = conn.execute(
+                _MOVE,
+                {
+                    "booking_id": booking.id,
+                    "of_business": booking.business_id,
+                    "expected": booking.status.value,
+                    "target": move.target.value,
+                    "at": at,
+                },
             )
             if changed.rowcount != 1:
                 return False
-            entry = HistoryEntry(
-                at=at, actor=actor, from_status=booking.status, to_status=move.target, reason=reason
-            )
-            await conn.execute(
-                insert(booking_history).values(rows.history_values(booking.id, entry))
-            )
-            await self._record(
-                conn, [domain_events.booking_moved(booking, move, actor, at, reason)]
-            )
+            conn.execute(_INSERT_HISTORY, rows.history_values(booking.id, entry))
+            self._record(conn, [domain_events.booking_moved(booking, move, actor, at, reason)])
             return True
 
-    async def _record(self, conn: AsyncConnection, new_events: Sequence[Event]) -> None:
-        await record_events(conn, new_events, self._hooks)
+        return await self._db.write(work)
+
+    def _record(self, conn: Connection, new_events: Sequence[Event]) -> None:
+        record_events(conn, new_events, self._hooks)
+
+
+def _load(conn: Connection, business_id: int, booking_id: int) -> Booking | None:
+    row = conn.execute(_BOOKING, {"booking_id": booking_id, "business_id": business_id}).first()
+    if row is None:
+        return None
+    entries = conn.execute(_HISTORY, {"booking_id": booking_id}).all()
+    return rows.booking(row, [rows.history(e) for e in entries])
+
+
+def _existing(conn: Connection, business_id: int, new: NewBooking) -> int | None:
+    """The booking an earlier copy of this request made: same key, or same payment."""
+    if new.idempotency_key:
+        key = conn.execute(
+            _INTAKE_KEY, {"business_id": business_id, "key": new.idempotency_key}
+        ).first()
+        if key is not None:
+            if key.fingerprint != new.fingerprint:
+                raise IdempotencyConflict(new.idempotency_key)
+            return int(key.booking_id)
+    found = conn.execute(
+        _BY_PAYMENT,
+        {
+            "business_id": business_id,
+            "provider": new.payment.provider.value,
+            "transaction_id": new.payment.transaction_id,
+        },
+    ).scalar()
+    return int(found) if found is not None else None
 
 
 def _booking_values(business_id: int, new: NewBooking, at: datetime) -> dict[str, Any]:
@@ -318,4 +297,35 @@ def _fts_match(folded_term: str) -> ColumnElement[bool]:
     return literal_column("bookings_fts").op("MATCH")(phrase)
 
 
-_INSERT_BOOKING = insert(bookings).returning(*bookings.c)  # built once; values come per call
+# The statements every intake and every move runs, built once: their SQL is compiled once
+# and each call only binds its values (building them per call cost more than running them).
+_BUSINESS = select(businesses).where(businesses.c.id == bindparam("business_id"))
+_BOOKING = select(bookings).where(
+    bookings.c.id == bindparam("booking_id"), bookings.c.business_id == bindparam("business_id")
+)
+_HISTORY = (
+    select(booking_history)
+    .where(booking_history.c.booking_id == bindparam("booking_id"))
+    .order_by(booking_history.c.id)
+)
+_INTAKE_KEY = select(intake_keys.c.fingerprint, intake_keys.c.booking_id).where(
+    intake_keys.c.business_id == bindparam("business_id"),
+    intake_keys.c.key == bindparam("key"),
+)
+_BY_PAYMENT = select(bookings.c.id).where(
+    bookings.c.business_id == bindparam("business_id"),
+    bookings.c.payment_provider == bindparam("provider"),
+    bookings.c.transaction_id == bindparam("transaction_id"),
+)
+_INSERT_BOOKING = insert(bookings).returning(*bookings.c)
+_INSERT_HISTORY = insert(booking_history)
+_INSERT_KEY = insert(intake_keys)
+_MOVE = (
+    update(bookings)
+    .where(
+        bookings.c.id == bindparam("booking_id"),
+        bookings.c.business_id == bindparam("of_business"),
+        bookings.c.status == bindparam("expected"),
+    )
+    .values(status=bindparam("target"), updated_at=bindparam("at"))
+)

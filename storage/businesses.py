@@ -5,12 +5,11 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Connection, bindparam, insert, select
 
 from core.model import Business
 from storage import rows
-from storage.engine import READ_ONLY
+from storage.database import Database
 from storage.tables import businesses
 
 
@@ -19,9 +18,8 @@ def key_digest(api_key: str) -> str:
 
 
 class SqlBusinesses:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._reader = engine.execution_options(**{READ_ONLY: True})
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     async def add(
         self,
@@ -33,33 +31,34 @@ class SqlBusinesses:
         api_key: str,
         at: datetime,
     ) -> Business:
-        async with self._engine.begin() as conn:
-            new_id = (
-                await conn.execute(
-                    insert(businesses)
-                    .values(
-                        name=name,
-                        timezone=timezone,
-                        owner_email=owner_email,
-                        currency=currency,
-                        api_key_hash=key_digest(api_key),
-                        created_at=at,
-                    )
-                    .returning(businesses.c.id)
-                )
-            ).scalar_one()
+        values = {
+            "name": name,
+            "timezone": timezone,
+            "owner_email": owner_email,
+            "currency": currency,
+            "api_key_hash": key_digest(api_key),
+            "created_at": at,
+        }
+
+        def work(conn: Connection) -> int:
+            return int(conn.execute(_INSERT.returning(businesses.c.id), values).scalar_one())
+
+        new_id = await self._db.write(work)
         return Business(new_id, name, timezone, owner_email, currency)
 
     async def all(self) -> list[Business]:
-        async with self._reader.connect() as conn:
-            result = await conn.execute(select(businesses).order_by(businesses.c.id))
-            return [rows.business(r) for r in result.all()]
+        query = select(businesses).order_by(businesses.c.id)
+        return await self._db.read(
+            lambda conn: [rows.business(r) for r in conn.execute(query).all()]
+        )
 
     async def by_api_key(self, api_key: str) -> Business | None:
-        async with self._reader.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(businesses).where(businesses.c.api_key_hash == key_digest(api_key))
-                )
-            ).first()
-        return rows.business(row) if row else None
+        def work(conn: Connection) -> Business | None:
+            row = conn.execute(_BY_KEY, {"digest": key_digest(api_key)}).first()
+            return rows.business(row) if row else None
+
+        return await self._db.read(work)
+
+
+_INSERT = insert(businesses)
+_BY_KEY = select(businesses).where(businesses.c.api_key_hash == bindparam("digest"))

@@ -7,7 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.database import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -20,7 +21,6 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+async def upgrade(db: Database, revision: str = "head") -> None:
     """Bring the database's schema up to date."""
-    async with engine.begin() as conn:
-        await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
+    await db.write(lambda conn: command.upgrade(alembic_config(conn), revision))

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Connection, Row, and_, bindparam, insert, or_, select, update
 
 from core.events import Event, EventKind
 from core.lifecycle import Status
@@ -27,7 +26,7 @@ from core.notifications import (
     reminder_still_useful,
 )
 from storage import rows
-from storage.engine import READ_ONLY
+from storage.database import Database
 from storage.event_feed import record_events
 from storage.tables import booking_history, bookings, businesses, outbox, reminders
 
@@ -41,39 +40,37 @@ class MailQueue:
     def __init__(self, retry_window: timedelta = RETRY_WINDOW) -> None:
         self.retry_window = retry_window
 
-    async def __call__(self, conn: AsyncConnection, new_events: Sequence[Event]) -> None:
+    def __call__(self, conn: Connection, new_events: Sequence[Event]) -> None:
         for event in new_events:
             kinds = mail_for(event.kind)
             if not kinds:
                 continue
-            target = (
-                await conn.execute(
-                    select(bookings.c.customer_email, bookings.c.start_at, businesses.c.owner_email)
-                    .join(businesses, businesses.c.id == bookings.c.business_id)
-                    .where(bookings.c.id == event.booking_id)
-                )
-            ).one()
-            for kind in kinds:
-                failed = event.data.get("outbox_id")
-                await self.queue(
-                    conn,
-                    business_id=event.business_id,
-                    booking_id=event.booking_id,
-                    kind=kind,
-                    recipient=target.owner_email if kind.to_owner else target.customer_email,
-                    dedupe_key=(
-                        f"failed:{failed}:{event.data['report']}"
-                        if failed
-                        else f"{event.booking_id}:{kind}"
-                    ),
-                    failed_kind=MailKind(event.data["kind"]) if failed else None,
-                    at=event.occurred_at,
-                )
+            target = conn.execute(_MAIL_TARGET, {"booking_id": event.booking_id}).one()
+            failed = event.data.get("outbox_id")
+            self.queue(
+                conn,
+                [
+                    self.row(
+                        business_id=event.business_id,
+                        booking_id=event.booking_id,
+                        kind=kind,
+                        recipient=target.owner_email if kind.to_owner else target.customer_email,
+                        dedupe_key=(
+                            f"failed:{failed}:{event.data['report']}"
+                            if failed
+                            else f"{event.booking_id}:{kind}"
+                        ),
+                        failed_kind=MailKind(event.data["kind"]) if failed else None,
+                        at=event.occurred_at,
+                    )
+                    for kind in kinds
+                ],
+            )
             if event.kind is EventKind.CREATED:
                 planned = plan_reminders(target.start_at, event.occurred_at)
                 if planned:
-                    await conn.execute(
-                        insert(reminders),
+                    conn.execute(
+                        _INSERT_REMINDER,
                         [
                             {
                                 "booking_id": event.booking_id,
@@ -85,9 +82,8 @@ class MailQueue:
                         ],
                     )
 
-    async def queue(
+    def row(
         self,
-        conn: AsyncConnection,
         *,
         business_id: int,
         booking_id: int,
@@ -96,22 +92,25 @@ class MailQueue:
         dedupe_key: str,
         at: datetime,
         failed_kind: MailKind | None = None,
-    ) -> None:
-        await conn.execute(
-            insert(outbox).values(
-                business_id=business_id,
-                booking_id=booking_id,
-                kind=kind.value,
-                recipient=recipient,
-                dedupe_key=dedupe_key,
-                failed_kind=failed_kind.value if failed_kind else None,
-                status=DeliveryStatus.PENDING.value,
-                attempts=0,
-                next_attempt_at=at,
-                retry_until=at + self.retry_window,
-                created_at=at,
-            )
-        )
+    ) -> dict[str, Any]:
+        """One email to queue, due at once and retried for the retry window."""
+        return {
+            "business_id": business_id,
+            "booking_id": booking_id,
+            "kind": kind.value,
+            "recipient": recipient,
+            "dedupe_key": dedupe_key,
+            "failed_kind": failed_kind.value if failed_kind else None,
+            "status": DeliveryStatus.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": at,
+            "retry_until": at + self.retry_window,
+            "created_at": at,
+        }
+
+    def queue(self, conn: Connection, mails: Sequence[dict[str, Any]]) -> None:
+        if mails:
+            conn.execute(_INSERT_MAIL, list(mails))
 
 
 def _entry(row: Row[Any]) -> QueuedMail:
@@ -135,11 +134,10 @@ def _entry(row: Row[Any]) -> QueuedMail:
 class SqlOutbox:
     """Claiming, marking and listing queued mail."""
 
-    def __init__(self, engine: AsyncEngine, queue: MailQueue | None = None) -> None:
-        self._engine = engine
-        self._reader = engine.execution_options(**{READ_ONLY: True})
+    def __init__(self, db: Database, queue: MailQueue | None = None) -> None:
+        self._db = db
         self._queue = queue or MailQueue()
-        self._postgres = engine.dialect.name == "postgresql"
+        self._postgres = db.dialect == "postgresql"
 
     async def claim(
         self, owner: str, now: datetime, lease: timedelta, limit: int
@@ -157,31 +155,34 @@ class SqlOutbox:
         )
         if self._postgres:
             due = due.with_for_update(skip_locked=True)
-        async with self._engine.begin() as conn:
-            claimed = await conn.execute(
-                update(outbox)
-                .where(outbox.c.id.in_(due.scalar_subquery()))
-                .values(lease_owner=owner, lease_until=now + lease, attempts=outbox.c.attempts + 1)
-                .returning(*outbox.c)
-            )
-            return sorted((_entry(r) for r in claimed.all()), key=lambda m: m.id)
+        statement = (
+            update(outbox)
+            .where(outbox.c.id.in_(due.scalar_subquery()))
+            .values(lease_owner=owner, lease_until=now + lease, attempts=outbox.c.attempts + 1)
+            .returning(*outbox.c)
+        )
+
+        def work(conn: Connection) -> list[QueuedMail]:
+            claimed = conn.execute(statement).all()
+            return sorted((_entry(r) for r in claimed), key=lambda m: m.id)
+
+        return await self._db.write(work)
 
     async def mark_sent_many(self, mail_ids: Sequence[int], owner: str, now: datetime) -> set[int]:
         """Mark several sent emails in one commit; the ids whose claim `owner` still held."""
-        async with self._engine.begin() as conn:
-            done = await conn.execute(
-                update(outbox)
-                .where(outbox.c.id.in_(mail_ids), outbox.c.lease_owner == owner)
-                .values(
-                    status=DeliveryStatus.SENT.value,
-                    sent_at=now,
-                    lease_owner=None,
-                    lease_until=None,
-                    last_error=None,
-                )
-                .returning(outbox.c.id)
+        statement = (
+            update(outbox)
+            .where(outbox.c.id.in_(mail_ids), outbox.c.lease_owner == owner)
+            .values(
+                status=DeliveryStatus.SENT.value,
+                sent_at=now,
+                lease_owner=None,
+                lease_until=None,
+                last_error=None,
             )
-            return set(done.scalars().all())
+            .returning(outbox.c.id)
+        )
+        return await self._db.write(lambda conn: set(conn.execute(statement).scalars().all()))
 
     async def bookings_for(
         self, mails: Sequence[QueuedMail]
@@ -189,58 +190,55 @@ class SqlOutbox:
         """The bookings (with history) and businesses a batch of emails is about, in one read."""
         booking_ids = sorted({m.booking_id for m in mails})
         business_ids = sorted({m.business_id for m in mails})
-        async with self._reader.connect() as conn:
-            found = (
-                await conn.execute(select(bookings).where(bookings.c.id.in_(booking_ids)))
+
+        def work(conn: Connection) -> tuple[dict[int, Booking], dict[int, Business]]:
+            found = conn.execute(select(bookings).where(bookings.c.id.in_(booking_ids))).all()
+            changes = conn.execute(
+                select(booking_history)
+                .where(booking_history.c.booking_id.in_(booking_ids))
+                .order_by(booking_history.c.id)
             ).all()
-            changes = (
-                await conn.execute(
-                    select(booking_history)
-                    .where(booking_history.c.booking_id.in_(booking_ids))
-                    .order_by(booking_history.c.id)
-                )
-            ).all()
-            firms = (
-                await conn.execute(select(businesses).where(businesses.c.id.in_(business_ids)))
-            ).all()
-        history: dict[int, list[HistoryEntry]] = {}
-        for change in changes:
-            history.setdefault(change.booking_id, []).append(rows.history(change))
-        return (
-            {r.id: rows.booking(r, history.get(r.id, [])) for r in found},
-            {r.id: rows.business(r) for r in firms},
-        )
+            firms = conn.execute(select(businesses).where(businesses.c.id.in_(business_ids))).all()
+            history: dict[int, list[HistoryEntry]] = {}
+            for change in changes:
+                history.setdefault(change.booking_id, []).append(rows.history(change))
+            return (
+                {r.id: rows.booking(r, history.get(r.id, [])) for r in found},
+                {r.id: rows.business(r) for r in firms},
+            )
+
+        return await self._db.read(work)
 
     async def mark_retry(
         self, mail_id: int, owner: str, next_attempt_at: datetime, error: str
     ) -> bool:
-        async with self._engine.begin() as conn:
-            done = await conn.execute(
-                update(outbox)
-                .where(outbox.c.id == mail_id, outbox.c.lease_owner == owner)
-                .values(
-                    next_attempt_at=next_attempt_at,
-                    lease_owner=None,
-                    lease_until=None,
-                    last_error=error[:500],
-                )
+        statement = (
+            update(outbox)
+            .where(outbox.c.id == mail_id, outbox.c.lease_owner == owner)
+            .values(
+                next_attempt_at=next_attempt_at,
+                lease_owner=None,
+                lease_until=None,
+                last_error=error[:500],
             )
-            return done.rowcount == 1
+        )
+        return await self._db.write(lambda conn: conn.execute(statement).rowcount == 1)
 
     async def mark_failed(self, mail: QueuedMail, owner: str, error: str, now: datetime) -> bool:
         """Give up on an email; a customer's failed email is reported to the owner, once."""
-        async with self._engine.begin() as conn:
-            done = await conn.execute(
-                update(outbox)
-                .where(outbox.c.id == mail.id, outbox.c.lease_owner == owner)
-                .values(
-                    status=DeliveryStatus.FAILED.value,
-                    lease_owner=None,
-                    lease_until=None,
-                    last_error=error[:500],
-                )
+        statement = (
+            update(outbox)
+            .where(outbox.c.id == mail.id, outbox.c.lease_owner == owner)
+            .values(
+                status=DeliveryStatus.FAILED.value,
+                lease_owner=None,
+                lease_until=None,
+                last_error=error[:500],
             )
-            if done.rowcount != 1:
+        )
+
+        def work(conn: Connection) -> bool:
+            if conn.execute(statement).rowcount != 1:
                 return False
             if not mail.kind.to_owner:
                 report = Event(
@@ -257,66 +255,65 @@ class SqlOutbox:
                         "error": error[:200],
                     },
                 )
-                await record_events(conn, [report], [self._queue])
+                record_events(conn, [report], [self._queue])
             return True
+
+        return await self._db.write(work)
 
     async def skip(self, mail_id: int, owner: str, reason: str) -> None:
         """Drop an email that no longer makes sense (a reminder for a cancelled booking)."""
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id == mail_id, outbox.c.lease_owner == owner)
-                .values(status="skipped", lease_owner=None, lease_until=None, last_error=reason)
-            )
+        statement = (
+            update(outbox)
+            .where(outbox.c.id == mail_id, outbox.c.lease_owner == owner)
+            .values(status="skipped", lease_owner=None, lease_until=None, last_error=reason)
+        )
+        await self._db.write(lambda conn: conn.execute(statement))
 
     async def skip_queued(self, business_id: int, reason: str) -> int:
         """Drop every email still queued for a business (seeded demo data sends nothing)."""
-        async with self._engine.begin() as conn:
-            done = await conn.execute(
-                update(outbox)
-                .where(
-                    outbox.c.business_id == business_id,
-                    outbox.c.status == DeliveryStatus.PENDING.value,
-                )
-                .values(status=DeliveryStatus.SKIPPED.value, last_error=reason)
+        statement = (
+            update(outbox)
+            .where(
+                outbox.c.business_id == business_id,
+                outbox.c.status == DeliveryStatus.PENDING.value,
             )
-            return int(done.rowcount)
+            .values(status=DeliveryStatus.SKIPPED.value, last_error=reason)
+        )
+        return await self._db.write(lambda conn: int(conn.execute(statement).rowcount))
 
     async def retry(self, mail_id: int, now: datetime) -> bool:
         """Send a failed email again, with a fresh retry window."""
-        async with self._engine.begin() as conn:
-            done = await conn.execute(
-                update(outbox)
-                .where(outbox.c.id == mail_id, outbox.c.status == DeliveryStatus.FAILED.value)
-                .values(
-                    status=DeliveryStatus.PENDING.value,
-                    attempts=0,
-                    next_attempt_at=now,
-                    retry_until=now + self._queue.retry_window,
-                )
+        statement = (
+            update(outbox)
+            .where(outbox.c.id == mail_id, outbox.c.status == DeliveryStatus.FAILED.value)
+            .values(
+                status=DeliveryStatus.PENDING.value,
+                attempts=0,
+                next_attempt_at=now,
+                retry_until=now + self._queue.retry_window,
             )
-            return done.rowcount == 1
+        )
+        return await self._db.write(lambda conn: conn.execute(statement).rowcount == 1)
 
     async def listing(
         self, statuses: Sequence[DeliveryStatus], limit: int = 200
     ) -> list[QueuedMail]:
-        async with self._reader.connect() as conn:
-            found = await conn.execute(
-                select(outbox)
-                .where(outbox.c.status.in_([s.value for s in statuses]))
-                .order_by(outbox.c.id)
-                .limit(limit)
-            )
-            return [_entry(r) for r in found.all()]
+        query = (
+            select(outbox)
+            .where(outbox.c.status.in_([s.value for s in statuses]))
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        return await self._db.read(lambda conn: [_entry(r) for r in conn.execute(query).all()])
 
 
 class SqlReminders:
     """Turns reminders that fell due into queued mail, once, even with several instances."""
 
-    def __init__(self, engine: AsyncEngine, queue: MailQueue | None = None) -> None:
-        self._engine = engine
+    def __init__(self, db: Database, queue: MailQueue | None = None) -> None:
+        self._db = db
         self._queue = queue or MailQueue()
-        self._postgres = engine.dialect.name == "postgresql"
+        self._postgres = db.dialect == "postgresql"
 
     async def queue_due(self, now: datetime, limit: int = 500) -> tuple[int, int]:
         """Queue due reminders that still make sense and skip the rest; (queued, skipped)."""
@@ -337,12 +334,13 @@ class SqlReminders:
         )
         if self._postgres:
             due = due.with_for_update(of=reminders, skip_locked=True)
-        queued = skipped = 0
-        async with self._engine.begin() as conn:
-            for r in (await conn.execute(due)).all():
+
+        def work(conn: Connection) -> tuple[int, int]:
+            queued = skipped = 0
+            for r in conn.execute(due).all():
                 kind = MailKind(r.kind)
                 useful = reminder_still_useful(kind, r.start_at, Status(r.status), now)
-                changed = await conn.execute(
+                changed = conn.execute(
                     update(reminders)
                     .where(and_(reminders.c.id == r.id, reminders.c.state == "planned"))
                     .values(state="queued" if useful else "skipped")
@@ -352,8 +350,7 @@ class SqlReminders:
                 if not useful:
                     skipped += 1
                     continue
-                await self._queue.queue(
-                    conn,
+                mail = self._queue.row(
                     business_id=r.business_id,
                     booking_id=r.booking_id,
                     kind=kind,
@@ -361,5 +358,18 @@ class SqlReminders:
                     dedupe_key=f"{r.booking_id}:{kind}",
                     at=now,
                 )
+                self._queue.queue(conn, [mail])
                 queued += 1
-        return queued, skipped
+            return queued, skipped
+
+        return await self._db.write(work)
+
+
+# Built once: every new booking runs these (see storage/bookings.py).
+_MAIL_TARGET = (
+    select(bookings.c.customer_email, bookings.c.start_at, businesses.c.owner_email)
+    .join(businesses, businesses.c.id == bookings.c.business_id)
+    .where(bookings.c.id == bindparam("booking_id"))
+)
+_INSERT_MAIL = insert(outbox)
+_INSERT_REMINDER = insert(reminders)

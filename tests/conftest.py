@@ -33,7 +33,7 @@ from core.model import (
     Service,
 )
 from storage import migrate
-from storage.engine import async_url
+from storage.database import driver_url, open_database
 from tests.smtp_server import SmtpServer
 
 ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -48,7 +48,7 @@ PAGE = Actor(ActorKind.SYSTEM, Channel.API, "booking page")
 
 
 async def _admin(sql: str) -> None:
-    engine = create_async_engine(async_url(ADMIN_URL), isolation_level="AUTOCOMMIT")
+    engine = create_async_engine(driver_url(ADMIN_URL), isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as conn:
             await conn.execute(text(sql))
@@ -67,9 +67,9 @@ def postgres_url() -> Iterator[str]:
     url = make_url(ADMIN_URL).set(database=TEST_DB).render_as_string(hide_password=False)
 
     async def first_migration() -> None:
-        engine = create_async_engine(async_url(url))
-        await migrate.upgrade(engine)
-        await engine.dispose()
+        db = open_database(url)
+        await migrate.upgrade(db)
+        await db.dispose()
 
     asyncio.run(first_migration())
     yield url
@@ -87,10 +87,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 async def _truncate(url: str) -> None:
-    engine = create_async_engine(async_url(url))
-    async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-    await engine.dispose()
+    db = open_database(url)
+    await db.write(lambda conn: conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")))
+    await db.dispose()
 
 
 @pytest.fixture
@@ -102,7 +101,7 @@ def clock() -> FixedClock:
 async def services(database_url: str, clock: FixedClock, tmp_path: Path) -> AsyncIterator[Services]:
     settings = Settings(database_url=database_url, mail_dir=tmp_path / "mail", _env_file=None)
     built = build_services(settings, clock=clock)
-    await migrate.upgrade(built.engine)
+    await migrate.upgrade(built.db)
     yield built
     await built.aclose()
 
@@ -170,7 +169,7 @@ def process_logs() -> Iterator[Callable[[], None]]:
     """
     root = logging.getLogger()
     handlers = list(root.handlers)
-    quiet = {n: logging.getLogger(n).level for n in ("uvicorn.access", "aiosqlite", "asyncio")}
+    quiet = {n: logging.getLogger(n).level for n in ("uvicorn.access", "asyncio")}
 
     def start() -> None:
         logs.configure()

@@ -150,7 +150,7 @@ async def test_outbox_lists_pending_and_failed_mail_and_retries_a_failed_one(
     settings = Settings(database_url=url, _env_file=None)
     transport = SmtpTransport(host="127.0.0.1", port=smtp.port, tls="none")
     services = build_services(settings, clock=FixedClock(NOW), transport=transport)
-    await migrate.upgrade(services.engine)
+    await migrate.upgrade(services.db)
     business = await services.businesses.add(
         name="Plum", timezone="UTC", owner_email="owner@plum.example", currency="USD",
         api_key="k-cli", at=NOW,

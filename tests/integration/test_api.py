@@ -93,8 +93,7 @@ async def count(services: Services, table: Table, **where: object) -> int:
     query = select(func.count()).select_from(table)
     for column, value in where.items():
         query = query.where(table.c[column] == value)
-    async with services.engine.connect() as conn:
-        return int((await conn.execute(query)).scalar_one())
+    return await services.db.read(lambda conn: int(conn.execute(query).scalar_one()))
 
 
 async def written(services: Services) -> dict[str, int]:
@@ -108,18 +107,17 @@ NOTHING = {"bookings": 0, "events": 0, "booking_history": 0, "intake_keys": 0}
 
 
 async def stored(services: Services, booking_id: int) -> Any:
-    async with services.engine.connect() as conn:
-        return (await conn.execute(select(bookings).where(bookings.c.id == booking_id))).one()
+    query = select(bookings).where(bookings.c.id == booking_id)
+    return await services.db.read(lambda conn: conn.execute(query).one())
 
 
 async def history_rows(services: Services, booking_id: int) -> list[Any]:
-    async with services.engine.connect() as conn:
-        result = await conn.execute(
-            select(booking_history)
-            .where(booking_history.c.booking_id == booking_id)
-            .order_by(booking_history.c.id)
-        )
-        return list(result.all())
+    query = (
+        select(booking_history)
+        .where(booking_history.c.booking_id == booking_id)
+        .order_by(booking_history.c.id)
+    )
+    return await services.db.read(lambda conn: list(conn.execute(query).all()))
 
 
 async def create(api: httpx.AsyncClient, body: dict[str, Any] | None = None, **headers: str) -> int:

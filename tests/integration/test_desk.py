@@ -25,8 +25,7 @@ async def count(services: Services, table: object, **where: object) -> int:
     query = select(func.count()).select_from(table)  # type: ignore[arg-type]
     for column, value in where.items():
         query = query.where(getattr(table, "c")[column] == value)  # noqa: B009
-    async with services.engine.connect() as conn:
-        return int((await conn.execute(query)).scalar_one())
+    return await services.db.read(lambda conn: int(conn.execute(query).scalar_one()))
 
 
 async def test_a_paid_booking_becomes_pending_with_its_history_and_event(

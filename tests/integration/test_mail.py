@@ -68,7 +68,7 @@ async def mail(
     smtp: SmtpServer,
 ) -> AsyncIterator[Services]:
     built = build(database_url, clock, tmp_path, smtp.port, "dispatcher-1")
-    await migrate.upgrade(built.engine)
+    await migrate.upgrade(built.db)
     yield built
     await built.aclose()
 
@@ -196,8 +196,8 @@ async def test_24_hours_means_real_hours_across_a_clock_change(
     start = local_start.astimezone(UTC)
     await book(mail, shop, start=start)
     await tick(mail)
-    async with mail.engine.connect() as conn:
-        planned = (await conn.execute(select(reminders.c.kind, reminders.c.due_at))).all()
+    query = select(reminders.c.kind, reminders.c.due_at)
+    planned = await mail.db.read(lambda conn: conn.execute(query).all())
     assert dict((k, d) for k, d in planned)["reminder-24h"] == due_24h
     clock.set(due_24h)
     await tick(mail)
@@ -427,7 +427,7 @@ async def test_the_sender_logs_in_without_tls_and_reuses_its_connections(
         )
         settings = Settings(database_url=database_url, _env_file=None)
         services = build_services(settings, clock=clock, transport=transport)
-        await migrate.upgrade(services.engine)
+        await migrate.upgrade(services.db)
         business = await services.businesses.add(
             name="Auth", timezone="UTC", owner_email="o@x.example", currency="USD",
             api_key="k-auth", at=NOW,
@@ -499,7 +499,7 @@ async def test_smtp_faults_are_logged_one_line_each_without_secrets(
         host="127.0.0.1", port=smtp.port, tls="none", username="u", password="hunter2-secret"
     )
     services = build_services(settings, clock=clock, transport=transport)
-    await migrate.upgrade(services.engine)
+    await migrate.upgrade(services.db)
     business = await services.businesses.add(
         name="Logs", timezone="UTC", owner_email="o@x.example", currency="USD",
         api_key="k-logs", at=NOW,
