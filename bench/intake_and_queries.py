@@ -11,9 +11,10 @@ and dropped here):
 2. ANALYZE (PostgreSQL: VACUUM ANALYZE, the state autovacuum leaves a table in);
 3. times `today` and `search` through `Desk.handle` and Confirm through `Desk.act`, the real
    path every surface takes;
-4. on SQLite, posts bookings to the intake API served by a real uvicorn server in a child
-   process (its own core) and counts bookings per second, events written in the same
-   transaction.
+4. on SQLite, posts bookings to the intake API, served in a child process exactly as
+   `juneplum serve` serves it (uvicorn with httptools on uvloop), from a lean keep-alive HTTP
+   client (`bench/http_load.py`: httpx cost as much CPU per request as the server), and counts
+   bookings per second and the events written in the same transaction.
 
 Every figure is printed beside its target with PASS or MISS.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import math
 import multiprocessing
 import os
@@ -39,14 +41,14 @@ from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
 
-import httpx
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from bench.databases import admin, bulk_insert, tidy
-from bot import logs
+from bench.http_load import MalformedResponseError, Request, run_load
+from bot import logs, runtime
 from bot.app import Services, build_services
 from bot.settings import Settings
 from core.folding import search_text
@@ -589,50 +591,41 @@ async def measure_confirms(
 
 
 def intake_server(url: str, pipe: Pipe) -> None:
-    """The child process: serve the intake API on a free loopback port, report the port."""
+    """The child process: `juneplum serve`'s HTTP server on a free loopback port, no mail."""
     real_stderr = sys.stderr
     with open(os.devnull, "w") as devnull:
         sys.stderr = devnull  # the server logs as in production, to nowhere
         try:
-            asyncio.run(_serve(url, pipe))
+            runtime.run(_serve(url, pipe))
         except BaseException as exc:
             print(f"intake server failed: {exc!r}", file=real_stderr)
             raise
 
 
 async def _serve(url: str, pipe: Pipe) -> None:
-    import uvicorn
-
-    from bot.api import build_api
+    from bot.server import http_server, listen
 
     settings = Settings(database_url=url, _env_file=None)
     logs.configure(settings.log_level, settings.log_format)
     services = build_services(settings)
-    # Port 0 through uvicorn itself: a socket made here and passed in with `sockets=` would
-    # lack IPPROTO_TCP, so asyncio would leave Nagle on and each reply would wait ~40 ms.
-    server = uvicorn.Server(
-        uvicorn.Config(
-            build_api(services.desk, services.businesses, max_body_bytes=settings.max_body_bytes),
-            host="127.0.0.1",
-            port=0,
-            http="h11",
-            ws="none",
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-        )
-    )
-    task = asyncio.create_task(server.serve())
+    sock = listen("127.0.0.1", 0)
     try:
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("uvicorn stopped before it started")
-            await asyncio.sleep(0.01)
-        pipe.send(server.servers[0].sockets[0].getsockname()[1])
-        await task
+        pipe.send(sock.getsockname()[1])
+        await http_server(services).serve(sockets=[sock])
     finally:
+        sock.close()
         await services.aclose()
+
+
+async def wait_until_up(port: int) -> None:
+    """Wait for the server to answer /healthz (it binds before it serves)."""
+    for _ in range(100):
+        with contextlib.suppress(OSError, MalformedResponseError):
+            health = await run_load("127.0.0.1", port, [Request("GET", "/healthz", {})], 1, 2.0)
+            if health.statuses == {200: 1}:
+                return
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the intake server did not answer /healthz")
 
 
 def intake_body(
@@ -699,49 +692,37 @@ async def measure_intake(
         for n in range(requests):
             spec = rng.choice(specs)
             jobs.append((spec, intake_body(rng, spec, n, now, tag), f"bench-{tag}-{n}"))
-        latencies: list[float] = []
-        statuses: dict[int, int] = {}
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60
-        ) as client:
-            for _ in range(50):
-                with contextlib.suppress(httpx.TransportError):
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                await asyncio.sleep(0.1)
-            queue = iter(jobs)
-
-            async def worker() -> None:
-                for spec, body, key in queue:
-                    t0 = time.perf_counter()
-                    response = await client.post(
-                        "/api/bookings",
-                        json=body,
-                        headers={"Authorization": f"Bearer {spec.api_key}", "Idempotency-Key": key},
-                    )
-                    latencies.append((time.perf_counter() - t0) * 1000)
-                    statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-
-            cpu_before = process_cpu_s(server.pid)
-            started = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-            seconds = time.perf_counter() - started
-            cpu_after = process_cpu_s(server.pid)
+        requests_out = [
+            Request(
+                "POST",
+                "/api/bookings",
+                {
+                    "Authorization": f"Bearer {spec.api_key}",
+                    "Idempotency-Key": key,
+                    "Content-Type": "application/json",
+                },
+                json.dumps(body).encode(),
+            )
+            for spec, body, key in jobs
+        ]
+        await wait_until_up(port)
+        cpu_before = process_cpu_s(server.pid)
+        result = await run_load("127.0.0.1", port, requests_out, concurrency)
+        cpu_after = process_cpu_s(server.pid)
     finally:
         server.terminate()  # SIGTERM: uvicorn shuts down cleanly
         await asyncio.to_thread(server.join, 15)
         if server.is_alive():
             server.kill()
             await asyncio.to_thread(server.join, 5)
-    if statuses != {201: requests}:
-        raise RuntimeError(f"intake answered {statuses}, expected {requests} x 201")
+    if result.statuses != {201: requests}:
+        raise RuntimeError(f"intake answered {result.statuses}, expected {requests} x 201")
     events_after, history_after = await count_rows(url)
     return Intake(
         requests,
         concurrency,
-        seconds,
-        latencies,
+        result.seconds,
+        result.latencies_ms,
         events_after - events_before,
         history_after - history_before,
         None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
@@ -774,7 +755,7 @@ def show(report: Report, shape: Shape, say: Console) -> None:
     if report.intake is not None:
         intake = report.intake
         table = Table(
-            title="Intake API on SQLite: POST /api/bookings over HTTP (uvicorn, httpx)",
+            title="Intake API on SQLite: POST /api/bookings over HTTP (uvicorn, httptools, uvloop)",
             title_justify="left",
         )
         columns = ("Requests", "Concurrency", "Bookings/s", "p50 ms", "p95 ms", "Events")

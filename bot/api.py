@@ -27,8 +27,8 @@ from core.errors import (
     StartTooFar,
     TooLateToCancel,
 )
-from core.model import Actor, ActorKind, Business, Channel
-from storage.businesses import SqlBusinesses
+from core.model import Actor, ActorKind, Booking, Business, Channel
+from storage.businesses import SqlBusinesses, key_digest
 
 log = logs.get("bot.api")
 
@@ -48,13 +48,15 @@ def build_api(desk: Desk, businesses: SqlBusinesses, *, max_body_bytes: int) -> 
         description="Booking pages post paid bookings; each becomes a pending booking.",
     )
 
+    keys = KeyCache(businesses)
+
     async def business(
         authorization: Annotated[str | None, Header()] = None,
     ) -> Business:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized
-        found = await businesses.by_api_key(token.strip())
+        found = await keys.business(token.strip())
         if found is None:
             raise Unauthorized
         return found
@@ -77,35 +79,32 @@ def build_api(desk: Desk, businesses: SqlBusinesses, *, max_body_bytes: int) -> 
     async def create_booking(
         body: BookingIn,
         owner: Owner,
-        response: Response,
         idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
-    ) -> BookingOut:
+    ) -> Response:
         """Create a pending booking; a repeat returns the first one with 200."""
         new = body.to_domain(idempotency_key.strip() if idempotency_key else None)
         booking, created = await desk.intake(owner, new, API_ACTOR)
-        if not created:
-            response.status_code = 200
         log.info(
             "booking.intake",
             business=owner.id,
             booking=booking.id,
             created=created,
         )
-        return BookingOut.of(booking, owner)
+        return _booking(booking, owner, 201 if created else 200)
 
     @app.get("/api/bookings/{booking_id}", response_model=BookingOut, responses=errors)
-    async def get_booking(booking_id: BookingId, owner: Owner) -> BookingOut:
+    async def get_booking(booking_id: BookingId, owner: Owner) -> Response:
         """Show one booking of this business."""
-        return BookingOut.of(await desk.booking(owner, booking_id), owner)
+        return _booking(await desk.booking(owner, booking_id), owner)
 
     @app.post("/api/bookings/{booking_id}/cancel", response_model=BookingOut, responses=errors)
     async def cancel_booking(
         booking_id: BookingId, owner: Owner, body: CancelIn | None = None
-    ) -> BookingOut:
+    ) -> Response:
         """Cancel on the customer's behalf; the owner refunds in the provider's dashboard."""
         reason = body.reason if body else None
         done = await desk.customer_cancel(owner, booking_id, reason, Channel.API)
-        return BookingOut.of(done.booking, owner)
+        return _booking(done.booking, owner)
 
     @app.exception_handler(Unauthorized)
     async def unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
@@ -136,6 +135,40 @@ def build_api(desk: Desk, businesses: SqlBusinesses, *, max_body_bytes: int) -> 
 
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     return app
+
+
+def _booking(booking: Booking, business: Business, status: int = 200) -> Response:
+    """The booking as JSON, serialised once: FastAPI would validate our own output again."""
+    body = BookingOut.of(booking, business).model_dump_json()
+    return Response(body, status_code=status, media_type="application/json")
+
+
+class KeyCache:
+    """API key -> business, remembered for a minute: every request carries the key, and
+    looking it up cost a database round trip per booking. Only keys that matched are kept
+    (by digest, never the key itself), so a new business's key works at once."""
+
+    TTL_SECONDS = 60.0
+    MAX_KEYS = 4096
+
+    def __init__(self, businesses: SqlBusinesses) -> None:
+        self._businesses = businesses
+        self._known: dict[str, tuple[float, Business]] = {}
+
+    async def business(self, api_key: str) -> Business | None:
+        digest = key_digest(api_key)
+        now = time.monotonic()
+        hit = self._known.get(digest)
+        if hit is not None and now - hit[0] < self.TTL_SECONDS:
+            return hit[1]
+        found = await self._businesses.by_api_key(api_key)
+        if found is None:
+            self._known.pop(digest, None)
+            return None
+        if len(self._known) >= self.MAX_KEYS:
+            self._known.clear()
+        self._known[digest] = (now, found)
+        return found
 
 
 def _status_of(exc: DomainError) -> tuple[int, list[str] | None]:

@@ -166,12 +166,26 @@ class HistoryOut(BaseModel):
     reason: str | None
 
 
+class CustomerOut(BaseModel):
+    name: str
+    email: str
+    phone: str | None
+
+
+class ServiceOut(BaseModel):
+    name: str
+    duration_minutes: int
+    price: Decimal | None
+
+
 class BookingOut(BaseModel):
+    """A booking as the API answers it; built from stored data, so nothing is re-validated."""
+
     id: int
     ref: str
     status: str
-    customer: CustomerIn
-    service: ServiceIn
+    customer: CustomerOut
+    service: ServiceOut
     start: datetime
     start_local: str
     end: datetime
@@ -187,12 +201,12 @@ class BookingOut(BaseModel):
             id=booking.id,
             ref=booking.ref,
             status=booking.status.value,
-            customer=CustomerIn(
+            customer=CustomerOut(
                 name=booking.customer.name,
                 email=booking.customer.email,
                 phone=booking.customer.phone,
             ),
-            service=ServiceIn(
+            service=ServiceOut(
                 name=booking.service.name,
                 duration_minutes=booking.service.duration_minutes,
                 price=booking.service.price,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -17,7 +16,7 @@ from rich.console import Console
 from rich.text import Text
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
-from bot import logs
+from bot import logs, runtime
 from bot.app import Services, build_services
 from bot.console.chat import open_console, stdin_lines
 from bot.demo import seed_demo
@@ -61,7 +60,7 @@ def _run(work: Callable[[Services], Awaitable[T]], settings: Settings | None = N
             await services.aclose()
 
     try:
-        return asyncio.run(main())
+        return runtime.run(main())
     except CannotStart as exc:
         _refuse(str(exc))
         raise  # unreachable: _refuse exits

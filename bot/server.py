@@ -37,20 +37,8 @@ async def serve(services: Services, *, attach_console: bool, business: int | Non
     """Serve until a signal (or the console's `quit`) asks to stop; exit within 10 s of it."""
     settings = services.settings
     await services.businesses.all()  # fails fast, with a clear message, on an unmigrated database
-    sock = _listen(settings.http_host, settings.http_port)
-    server = _Server(
-        uvicorn.Config(
-            build_api(
-                services.desk,
-                services.businesses,
-                max_body_bytes=settings.max_body_bytes,
-            ),
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=GRACEFUL_HTTP_SECONDS,
-        )
-    )
+    sock = listen(settings.http_host, settings.http_port)
+    server = http_server(services)
     chat = None
     if attach_console:
         found = await services.businesses.all()
@@ -85,7 +73,24 @@ GRACEFUL_HTTP_SECONDS = 4
 GRACEFUL_MAIL_SECONDS = 4.0  # together well under the 10 s a supervisor waits after SIGTERM
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def http_server(services: Services) -> uvicorn.Server:
+    """The intake API on uvicorn (httptools), as `serve` runs it; the benchmark runs this too."""
+    return _Server(
+        uvicorn.Config(
+            build_api(
+                services.desk,
+                services.businesses,
+                max_body_bytes=services.settings.max_body_bytes,
+            ),
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=GRACEFUL_HTTP_SECONDS,
+        )
+    )
+
+
+def listen(host: str, port: int) -> socket.socket:
     """Bind the API's socket ourselves, so a busy port is one clear message, not a traceback."""
     try:
         family, kind, proto, _, address = socket.getaddrinfo(

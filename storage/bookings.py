@@ -164,19 +164,20 @@ class SqlBookingStore:
     async def create_booking(
         self, business_id: int, new: NewBooking, actor: Actor, at: datetime
     ) -> tuple[Booking, bool]:
-        def work(conn: Connection) -> tuple[Booking, bool]:
-            existing = _existing(conn, business_id, new)
-            if existing is not None:
-                found = _load(conn, business_id, existing)
-                if found is not None:
-                    return found, False
-            return self._insert(conn, business_id, new, actor, at), True
-
+        # Insert first: a repeat is rare, and the unique constraints on the payment and the
+        # key catch it (even two identical requests at once) without a lookup per booking.
         for _ in range(3):
             try:
-                return await self._db.write(work)
+                created = await self._db.write(
+                    lambda conn: self._insert(conn, business_id, new, actor, at)
+                )
             except IntegrityError:
-                continue  # an identical request committed first: the next pass finds it
+                # Nothing was written; the first copy of this request, if it committed, wins.
+                repeat = await self.find_repeat(business_id, new)
+                if repeat is not None:
+                    return repeat, False
+                continue
+            return created, True
         raise RuntimeError("could not store the booking after repeated conflicts")
 
     def _insert(
