@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -166,11 +167,10 @@ class SqlBookingStore:
     ) -> tuple[Booking, bool]:
         # Insert first: a repeat is rare, and the unique constraints on the payment and the
         # key catch it (even two identical requests at once) without a lookup per booking.
+        intake = _Intake(business_id, new, actor, at)
         for _ in range(3):
             try:
-                created = await self._db.write(
-                    lambda conn: self._insert(conn, business_id, new, actor, at)
-                )
+                created = await self._db.write_many(self._insert_many, intake)
             except IntegrityError:
                 # Nothing was written; the first copy of this request, if it committed, wins.
                 repeat = await self.find_repeat(business_id, new)
@@ -180,26 +180,23 @@ class SqlBookingStore:
             return created, True
         raise RuntimeError("could not store the booking after repeated conflicts")
 
-    def _insert(
-        self, conn: Connection, business_id: int, new: NewBooking, actor: Actor, at: datetime
-    ) -> Booking:
-        row = conn.execute(_INSERT_BOOKING, _booking_values(business_id, new, at)).one()
-        entry = HistoryEntry(at=at, actor=actor, from_status=None, to_status=Status.PENDING)
-        booking = rows.booking(row, [entry])
-        conn.execute(_INSERT_HISTORY, rows.history_values(booking.id, entry))
-        if new.idempotency_key:
-            conn.execute(
-                _INSERT_KEY,
-                {
-                    "business_id": business_id,
-                    "key": new.idempotency_key,
-                    "fingerprint": new.fingerprint,
-                    "booking_id": booking.id,
-                    "created_at": at,
-                },
-            )
-        self._record(conn, [domain_events.booking_created(booking, actor)])
-        return booking
+    def _insert_many(self, conn: Connection, intakes: list[_Intake]) -> list[Booking]:
+        """New bookings with their history, keys and events: a few statements for all of them
+        (bookings arriving together are stored together, see storage.database)."""
+        stored = conn.execute(_INSERT_BOOKING, [i.values() for i in intakes]).all()
+        ids = {(r.business_id, r.payment_provider, r.transaction_id): r.id for r in stored}
+        made = [i.booking(ids[i.payment_key]) for i in intakes]
+        conn.execute(_INSERT_HISTORY, [rows.history_values(b.id, b.history[0]) for b in made])
+        keys = [
+            i.key_values(b.id) for i, b in zip(intakes, made, strict=True) if i.new.idempotency_key
+        ]
+        if keys:
+            conn.execute(_INSERT_KEY, keys)
+        self._record(
+            conn,
+            [domain_events.booking_created(b, i.actor) for i, b in zip(intakes, made, strict=True)],
+        )
+        return made
 
     async def move_booking(
         self, booking: Booking, move: Move, actor: Actor, reason: str | None, at: datetime
@@ -261,29 +258,71 @@ def _existing(conn: Connection, business_id: int, new: NewBooking) -> int | None
     return int(found) if found is not None else None
 
 
-def _booking_values(business_id: int, new: NewBooking, at: datetime) -> dict[str, Any]:
-    booking_start = new.start_at
-    return {
-        "business_id": business_id,
-        "customer_name": new.customer.name,
-        "customer_email": new.customer.email,
-        "customer_phone": new.customer.phone,
-        "service_name": new.service.name,
-        "duration_minutes": new.service.duration_minutes,
-        "price": new.service.price,
-        "start_at": booking_start,
-        "end_at": booking_start + timedelta(minutes=new.service.duration_minutes),
-        "status": Status.PENDING.value,
-        "payment_provider": new.payment.provider.value,
-        "transaction_id": new.payment.transaction_id,
-        "amount": new.payment.amount,
-        "currency": new.payment.currency,
-        "payment_status": new.payment.status.value,
-        "notes": new.notes,
-        "search_text": search_text(new.customer.name, new.service.name),
-        "created_at": at,
-        "updated_at": at,
-    }
+@dataclass(frozen=True)
+class _Intake:
+    """One paid booking to store."""
+
+    business_id: int
+    new: NewBooking
+    actor: Actor
+    at: datetime
+
+    @property
+    def payment_key(self) -> tuple[int, str, str]:
+        """Unique per booking (a constraint): how a stored row is matched to its intake."""
+        payment = self.new.payment
+        return (self.business_id, payment.provider.value, payment.transaction_id)
+
+    def values(self) -> dict[str, Any]:
+        new, at = self.new, self.at
+        return {
+            "business_id": self.business_id,
+            "customer_name": new.customer.name,
+            "customer_email": new.customer.email,
+            "customer_phone": new.customer.phone,
+            "service_name": new.service.name,
+            "duration_minutes": new.service.duration_minutes,
+            "price": new.service.price,
+            "start_at": new.start_at,
+            "end_at": new.start_at + timedelta(minutes=new.service.duration_minutes),
+            "status": Status.PENDING.value,
+            "payment_provider": new.payment.provider.value,
+            "transaction_id": new.payment.transaction_id,
+            "amount": new.payment.amount,
+            "currency": new.payment.currency,
+            "payment_status": new.payment.status.value,
+            "notes": new.notes,
+            "search_text": search_text(new.customer.name, new.service.name),
+            "created_at": at,
+            "updated_at": at,
+        }
+
+    def booking(self, booking_id: int) -> Booking:
+        new = self.new
+        entry = HistoryEntry(
+            at=self.at, actor=self.actor, from_status=None, to_status=Status.PENDING
+        )
+        return Booking(
+            id=booking_id,
+            business_id=self.business_id,
+            customer=new.customer,
+            service=new.service,
+            start_at=new.start_at.astimezone(UTC),
+            status=Status.PENDING,
+            payment=new.payment,
+            created_at=self.at,
+            notes=new.notes,
+            history=(entry,),
+        )
+
+    def key_values(self, booking_id: int) -> dict[str, Any]:
+        return {
+            "business_id": self.business_id,
+            "key": self.new.idempotency_key,
+            "fingerprint": self.new.fingerprint,
+            "booking_id": booking_id,
+            "created_at": self.at,
+        }
 
 
 _A_DAY = timedelta(days=1)
@@ -318,7 +357,9 @@ _BY_PAYMENT = select(bookings.c.id).where(
     bookings.c.payment_provider == bindparam("provider"),
     bookings.c.transaction_id == bindparam("transaction_id"),
 )
-_INSERT_BOOKING = insert(bookings).returning(*bookings.c)
+_INSERT_BOOKING = insert(bookings).returning(
+    bookings.c.id, bookings.c.business_id, bookings.c.payment_provider, bookings.c.transaction_id
+)
 _INSERT_HISTORY = insert(booking_history)
 _INSERT_KEY = insert(intake_keys)
 _MOVE = (

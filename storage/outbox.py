@@ -41,46 +41,47 @@ class MailQueue:
         self.retry_window = retry_window
 
     def __call__(self, conn: Connection, new_events: Sequence[Event]) -> None:
-        for event in new_events:
-            kinds = mail_for(event.kind)
-            if not kinds:
-                continue
-            target = conn.execute(_MAIL_TARGET, {"booking_id": event.booking_id}).one()
+        mailing = [e for e in new_events if mail_for(e.kind)]
+        if not mailing:
+            return
+        targets = {
+            r.id: r
+            for r in conn.execute(_MAIL_TARGETS, {"ids": sorted({e.booking_id for e in mailing})})
+        }
+        mails: list[dict[str, Any]] = []
+        planned: list[dict[str, Any]] = []
+        for event in mailing:
+            target = targets[event.booking_id]
             failed = event.data.get("outbox_id")
-            self.queue(
-                conn,
-                [
-                    self.row(
-                        business_id=event.business_id,
-                        booking_id=event.booking_id,
-                        kind=kind,
-                        recipient=target.owner_email if kind.to_owner else target.customer_email,
-                        dedupe_key=(
-                            f"failed:{failed}:{event.data['report']}"
-                            if failed
-                            else f"{event.booking_id}:{kind}"
-                        ),
-                        failed_kind=MailKind(event.data["kind"]) if failed else None,
-                        at=event.occurred_at,
-                    )
-                    for kind in kinds
-                ],
+            mails.extend(
+                self.row(
+                    business_id=event.business_id,
+                    booking_id=event.booking_id,
+                    kind=kind,
+                    recipient=target.owner_email if kind.to_owner else target.customer_email,
+                    dedupe_key=(
+                        f"failed:{failed}:{event.data['report']}"
+                        if failed
+                        else f"{event.booking_id}:{kind}"
+                    ),
+                    failed_kind=MailKind(event.data["kind"]) if failed else None,
+                    at=event.occurred_at,
+                )
+                for kind in mail_for(event.kind)
             )
             if event.kind is EventKind.CREATED:
-                planned = plan_reminders(target.start_at, event.occurred_at)
-                if planned:
-                    conn.execute(
-                        _INSERT_REMINDER,
-                        [
-                            {
-                                "booking_id": event.booking_id,
-                                "kind": p.kind.value,
-                                "due_at": p.due_at,
-                                "state": "planned",
-                            }
-                            for p in planned
-                        ],
-                    )
+                planned.extend(
+                    {
+                        "booking_id": event.booking_id,
+                        "kind": p.kind.value,
+                        "due_at": p.due_at,
+                        "state": "planned",
+                    }
+                    for p in plan_reminders(target.start_at, event.occurred_at)
+                )
+        self.queue(conn, mails)
+        if planned:
+            conn.execute(_INSERT_REMINDER, planned)
 
     def row(
         self,
@@ -366,10 +367,10 @@ class SqlReminders:
 
 
 # Built once: every new booking runs these (see storage/bookings.py).
-_MAIL_TARGET = (
-    select(bookings.c.customer_email, bookings.c.start_at, businesses.c.owner_email)
+_MAIL_TARGETS = (
+    select(bookings.c.id, bookings.c.customer_email, bookings.c.start_at, businesses.c.owner_email)
     .join(businesses, businesses.c.id == bookings.c.business_id)
-    .where(bookings.c.id == bindparam("booking_id"))
+    .where(bookings.c.id.in_(bindparam("ids", expanding=True)))
 )
 _INSERT_MAIL = insert(outbox)
 _INSERT_REMINDER = insert(reminders)
