@@ -107,6 +107,32 @@ async def services(database_url: str, clock: FixedClock, tmp_path: Path) -> Asyn
 
 
 @pytest.fixture
+async def sqlite_services(clock: FixedClock, tmp_path: Path) -> AsyncIterator[Services]:
+    """For what only SQLite does (a locked file, checkpoints)."""
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'only-sqlite.db'}",
+        mail_dir=tmp_path / "mail",
+        _env_file=None,
+    )
+    built = build_services(settings, clock=clock)
+    await migrate.upgrade(built.db)
+    yield built
+    await built.aclose()
+
+
+@pytest.fixture
+async def sqlite_business(sqlite_services: Services) -> Business:
+    return await sqlite_services.businesses.add(
+        name="Plum Salon",
+        timezone="America/New_York",
+        owner_email="owner@plum.example",
+        currency="USD",
+        api_key="jp_test_key_plum",
+        at=NOW,
+    )
+
+
+@pytest.fixture
 async def business(services: Services) -> Business:
     return await services.businesses.add(
         name="Plum Salon",

@@ -1,0 +1,85 @@
+"""How writes reach the database: group commit, a locked SQLite file, checkpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from bot.app import Services
+from core.lifecycle import Status
+from core.model import Business
+from storage.tables import booking_history, bookings, events, outbox
+from tests.conftest import PAGE, new_booking
+
+
+async def count(services: Services, table: object) -> int:
+    query = select(func.count()).select_from(table)  # type: ignore[arg-type]
+    return await services.db.read(lambda conn: int(conn.execute(query).scalar_one()))
+
+
+async def test_bookings_arriving_together_are_stored_together_and_a_repeat_among_them_is_found(
+    services: Services, business: Business
+) -> None:
+    first, _ = await services.desk.intake(business, new_booking(txn="T-0"), PAGE)
+    # Twenty at once (one a repeat of T-0): on SQLite they share transactions and statements;
+    # the repeat fails its group's multi-row INSERT, and each is stored again on its own.
+    results = await asyncio.gather(
+        *(services.desk.intake(business, new_booking(txn=f"T-{n}"), PAGE) for n in range(20))
+    )
+    created = [booking for booking, made in results if made]
+    repeats = [booking for booking, made in results if not made]
+    assert [b.id for b in repeats] == [first.id]
+    assert len(created) == 19
+    assert len({b.id for b in created}) == 19
+    for booking in created:  # each caller got its own booking, as stored
+        stored = await services.desk.booking(business, booking.id)
+        assert stored.payment.transaction_id == booking.payment.transaction_id
+        assert stored.status is Status.PENDING
+    assert await count(services, bookings) == 20
+    assert await count(services, booking_history) == 20
+    assert await count(services, events) == 20
+    assert await count(services, outbox) == 40  # customer + owner, once per booking
+
+
+async def test_a_locked_sqlite_file_makes_writes_wait_without_stopping_the_loop(
+    sqlite_services: Services, sqlite_business: Business
+) -> None:
+    services, business = sqlite_services, sqlite_business
+    other = sqlite3.connect(services.settings.database_url.removeprefix("sqlite:///"))
+    other.isolation_level = None
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        intake = asyncio.create_task(services.desk.intake(business, new_booking(), PAGE))
+        ticks = 0
+        for _ in range(20):  # the loop keeps running while the write waits for the lock
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 20
+        assert not intake.done()
+        listing = await services.desk.handle(business.id, "today", PAGE)  # reads go on too
+        assert listing is not None
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    booking, created = await asyncio.wait_for(intake, timeout=10)
+    assert created
+    assert (await services.desk.booking(business, booking.id)).status is Status.PENDING
+    # and the next write, with the lock free again, is stored as usual
+    second, created = await services.desk.intake(business, new_booking(txn="T-2"), PAGE)
+    assert created and second.id == booking.id + 1
+
+
+async def test_the_sqlite_write_ahead_log_is_checkpointed_as_writes_go_on(
+    sqlite_services: Services, sqlite_business: Business
+) -> None:
+    services, business = sqlite_services, sqlite_business
+    wal = Path(services.settings.database_url.removeprefix("sqlite:///") + "-wal")
+    for n in range(400):  # one by one: 400 commits, each writing ~15 pages
+        await services.desk.intake(business, new_booking(txn=f"C-{n}"), PAGE)
+    await asyncio.sleep(0.2)  # let the last checkpoint finish
+    # Without checkpoints the log would hold every page written: over 20 MB by now.
+    assert (await asyncio.to_thread(wal.stat)).st_size < 8 * 1024 * 1024
+    assert await count(services, bookings) == 400
