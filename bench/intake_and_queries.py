@@ -48,6 +48,7 @@ from sqlalchemy.engine import make_url
 
 from bench.databases import admin, bulk_insert, tidy
 from bench.http_load import MalformedResponseError, Request, run_load
+from bench.machine import load_average, speed_reference
 from bot import logs, runtime
 from bot.app import Services, build_services
 from bot.settings import Settings
@@ -891,22 +892,19 @@ async def run(args: argparse.Namespace, say: Console) -> Report:
     return report
 
 
-def load_average() -> str:
-    """Other work on the machine skews every figure: print how busy it was."""
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     say = Console(highlight=False, width=max(150, shutil.get_terminal_size().columns))
     logs.configure("warning")  # the desk's loggers stay quiet on stdout
     started = time.perf_counter()
-    say.print(f"[dim]load average before: {load_average()}[/]")
+    before = speed_reference()
+    say.print(f"[dim]load average before: {load_average()}; speed reference {before:.0f} ms[/]")
     report = asyncio.run(run(args, say))
     show(report, Shape(args.bookings, args.businesses, args.big, args.seed), say)
     say.print(
         f"[dim]Total run time {time.perf_counter() - started:.0f} s; "
-        f"load average after: {load_average()} ({os.cpu_count()} cores).[/]"
+        f"load average after: {load_average()} ({os.cpu_count()} cores); speed reference "
+        f"{before:.0f} ms before, {speed_reference():.0f} ms after (lower is faster).[/]"
     )
     return 0
 

@@ -64,6 +64,7 @@ from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from bench.databases import admin, bulk_insert, tidy
+from bench.machine import load_average, speed_reference
 from bot import logs
 from bot.app import Services, build_services
 from bot.mail.compose import compose
@@ -109,10 +110,6 @@ SERVICES = (
     ("Piano lesson", 45, Decimal("50.00")),
 )
 NAMES = ("Ana Silva", "Élodie Lefèvre", "Łukasz Dvořák", "佐藤 花子", "Marcus O'Connor")
-
-
-def load_average() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def free_port() -> int:
@@ -853,7 +850,10 @@ def main(argv: list[str] | None = None) -> int:
     say = Console(highlight=False, width=max(120, shutil.get_terminal_size().columns))
     quiet_production_logs()
     started = time.perf_counter()
-    say.print(f"[dim]load average before: {load_average()} ({os.cpu_count()} cores)[/]")
+    say.print(
+        f"[dim]load average before: {load_average()} ({os.cpu_count()} cores); "
+        f"speed reference {speed_reference():.0f} ms (lower is faster)[/]"
+    )
     report = asyncio.run(run(args, say))
     show(report, say)
     say.print(

@@ -97,32 +97,29 @@ def clock() -> FixedClock:
     return FixedClock(NOW)
 
 
-@pytest.fixture
-async def services(database_url: str, clock: FixedClock, tmp_path: Path) -> AsyncIterator[Services]:
-    settings = Settings(database_url=database_url, mail_dir=tmp_path / "mail", _env_file=None)
+async def _migrated(url: str, clock: FixedClock, tmp_path: Path) -> AsyncIterator[Services]:
+    settings = Settings(database_url=url, mail_dir=tmp_path / "mail", _env_file=None)
     built = build_services(settings, clock=clock)
     await migrate.upgrade(built.db)
     yield built
     await built.aclose()
+
+
+@pytest.fixture
+async def services(database_url: str, clock: FixedClock, tmp_path: Path) -> AsyncIterator[Services]:
+    async for built in _migrated(database_url, clock, tmp_path):
+        yield built
 
 
 @pytest.fixture
 async def sqlite_services(clock: FixedClock, tmp_path: Path) -> AsyncIterator[Services]:
     """For what only SQLite does (a locked file, checkpoints)."""
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'only-sqlite.db'}",
-        mail_dir=tmp_path / "mail",
-        _env_file=None,
-    )
-    built = build_services(settings, clock=clock)
-    await migrate.upgrade(built.db)
-    yield built
-    await built.aclose()
+    async for built in _migrated(f"sqlite:///{tmp_path / 'only-sqlite.db'}", clock, tmp_path):
+        yield built
 
 
-@pytest.fixture
-async def sqlite_business(sqlite_services: Services) -> Business:
-    return await sqlite_services.businesses.add(
+async def _plum_salon(services: Services) -> Business:
+    return await services.businesses.add(
         name="Plum Salon",
         timezone="America/New_York",
         owner_email="owner@plum.example",
@@ -134,14 +131,12 @@ async def sqlite_business(sqlite_services: Services) -> Business:
 
 @pytest.fixture
 async def business(services: Services) -> Business:
-    return await services.businesses.add(
-        name="Plum Salon",
-        timezone="America/New_York",
-        owner_email="owner@plum.example",
-        currency="USD",
-        api_key="jp_test_key_plum",
-        at=NOW,
-    )
+    return await _plum_salon(services)
+
+
+@pytest.fixture
+async def sqlite_business(sqlite_services: Services) -> Business:
+    return await _plum_salon(sqlite_services)
 
 
 @pytest.fixture
