@@ -225,12 +225,12 @@ class BodyLimit:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        status, started = 500, False
+        status, responded = 500, False
 
         async def send_status(message: Message) -> None:
-            nonlocal status, started
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                status, started = message["status"], True
+                status, responded = message["status"], True
             await send(message)
 
         try:
@@ -240,7 +240,7 @@ class BodyLimit:
             log.error(
                 "api.unexpected", path=scope["path"], error=type(exc).__name__, detail=first_line
             )
-            if not started:
+            if not responded:
                 response = JSONResponse(
                     {"detail": "Something went wrong; nothing was saved."}, status_code=500
                 )

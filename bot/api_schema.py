@@ -181,7 +181,8 @@ class ServiceOut(BaseModel):
 
 
 class BookingOut(BaseModel):
-    """A booking as the API answers it; built from stored data, so nothing is re-validated."""
+    """A booking as the API answers it: plain fields (no email check on our own data), and
+    the endpoints serialise it themselves, so FastAPI doesn't validate it a second time."""
 
     id: int
     ref: str

@@ -58,17 +58,22 @@ def driver_url(url: str) -> URL:
 
 
 class Database(ABC):
-    """Runs units of work as transactions: `read` sees one snapshot, `write` commits or not."""
+    """Runs units of work as transactions.
+
+    A unit of work may run more than once (SQLite's group commit runs it again, alone, if
+    a neighbour in its transaction failed), so it must do nothing outside the database.
+    """
 
     dialect: str
 
     @abstractmethod
     async def read(self, work: Work[T]) -> T:
-        """Run `work` in a read-only transaction."""
+        """Run `work` in a transaction that writes nothing (on PostgreSQL, READ COMMITTED)."""
 
     @abstractmethod
     async def write(self, work: Work[T]) -> T:
-        """Run `work` in a write transaction; it commits when `work` returns, else rolls back."""
+        """Run `work` in a write transaction; it returns once its changes are committed, or
+        raises what `work` raised, and then nothing of it was written."""
 
     async def write_many(self, work: WorkMany[I, T], item: I) -> T:
         """Like `write`, for work that can be done for several callers in one go: `work` maps
@@ -87,26 +92,31 @@ class SqliteDatabase(Database):
     Why not a writer thread: measured on intake, every statement's hand-back of the GIL
     from a writer thread to a busy event loop cost more than the statements themselves
     (group commit on a thread: ~430 bookings/s; here: ~540/s, 20% less CPU per booking).
-    What made that safe: nothing here waits on I/O. A WAL commit with synchronous=NORMAL
-    only appends to the WAL (no fsync); checkpoints, which do sync, run on a thread
-    (`_checkpoint_soon`); and the loop never waits for a lock: its connection has no busy
-    timeout, and when another process holds the write lock (a second console, `juneplum
-    migrate`) the work goes to a writer thread that waits for it instead.
+    The loop never waits for a lock or for the disk to sync: a WAL commit with
+    synchronous=NORMAL only appends to the WAL; checkpoints, which sync, run on a thread of
+    their own (`_checkpoint_soon`); and the loop's connection has no busy timeout: when
+    another process holds the write lock (a second console, `juneplum migrate`) the work
+    goes to a writer thread that waits for it instead. (Reading a page the OS hasn't cached
+    still reads the disk, as any SQLite access does.)
     """
 
     dialect = "sqlite"
-    CHECKPOINT_EVERY = 50  # commits on the loop between two checkpoints
+    CHECKPOINT_EVERY = 50  # transactions on the loop between two checkpoints
+    MAX_BATCH = 64  # units in one transaction on the loop
 
     def __init__(self, url: URL) -> None:
         Path(url.database or "").parent.mkdir(parents=True, exist_ok=True)
         self._engine = _sqlite_engine(url, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS)
         self._reader = self._engine.execution_options(**{_READ_ONLY: True})
         self._reader_threads = ThreadPoolExecutor(SQLITE_READERS, thread_name_prefix="sqlite-read")
+        self._checkpointer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-checkpoint")
         self._loop_writer = _sqlite_engine(url, busy_timeout_ms=0, checkpoints=False, pool_size=1)
         self._waiting_writer = _Writer(self._engine)
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop whose thread writes
         self._pending: list[_Unit[Any, Any]] = []
         self._commits = 0
         self._checkpointing = False
+        self._closed = False
 
     async def read(self, work: Work[T]) -> T:
         return await _on_thread(self._reader_threads, _run, self._reader, work)
@@ -115,30 +125,34 @@ class SqliteDatabase(Database):
         return await self.write_many(_each, work)
 
     async def write_many(self, work: WorkMany[I, T], item: I) -> T:
+        if self._closed:
+            raise RuntimeError("the database is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
+        unit = _Unit(work, item, future)
+        if self._loop is None:
+            self._loop = loop
+        if loop is not self._loop:  # another loop (a test's, a thread's): its own thread writes
+            self._waiting_writer.take([unit])
+            return await future
         if not self._pending:
             loop.call_soon(self._flush)  # after the callbacks already due: they may add more
-        self._pending.append(_Unit(work, item, future))
+        self._pending.append(unit)
         return await future
 
     def _flush(self) -> None:
         if self._checkpointing:  # writes wait for it, so the log starts over after (see below)
             return
-        batch, self._pending = self._pending, []
-        batch = [u for u in batch if not u.future.cancelled()]
+        batch = [u for u in self._pending[: self.MAX_BATCH] if not u.future.cancelled()]
+        self._pending = self._pending[self.MAX_BATCH :]
+        if self._pending:
+            asyncio.get_running_loop().call_soon(self._flush)
         if not batch:
             return
         if self._waiting_writer.busy:  # keep order behind work already waiting for the lock
             self._waiting_writer.take(batch)
             return
-        try:
-            left = _commit(self._loop_writer, batch, give_up_when_locked=True)
-        except BaseException as exc:  # a bug, not a database answer: nobody may hang on it
-            for unit in batch:
-                unit.outcome = (True, exc)
-            _deliver(batch)
-            raise
+        left = _commit(self._loop_writer, batch, give_up_when_locked=True)
         done = batch[: len(batch) - len(left)]
         _deliver(done)
         if left:
@@ -146,18 +160,23 @@ class SqliteDatabase(Database):
         if done:
             self._commits += 1
             self._checkpoint_soon()
+        _raise_interrupts(done)
 
     def _checkpoint_soon(self) -> None:
-        """Every CHECKPOINT_EVERY commits, copy the WAL into the database on a thread.
+        """Every CHECKPOINT_EVERY transactions, copy the WAL into the database on a thread.
 
         Our writes wait meanwhile (the loop doesn't): SQLite starts the log over only when a
         write begins after a complete checkpoint, so with writes going on during it the log
         would grow for ever (a test watches this).
         """
-        if self._commits < self.CHECKPOINT_EVERY or self._checkpointing:
+        if self._commits < self.CHECKPOINT_EVERY or self._checkpointing or self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            done = loop.run_in_executor(self._checkpointer, self._checkpoint)
+        except RuntimeError:  # pragma: no cover - shutting down: dispose checkpoints instead
             return
         self._commits, self._checkpointing = 0, True
-        done = asyncio.get_running_loop().run_in_executor(self._reader_threads, self._checkpoint)
         done.add_done_callback(self._checkpointed)
 
     def _checkpoint(self) -> None:
@@ -177,13 +196,19 @@ class SqliteDatabase(Database):
             log.warning("SQLite checkpoint failed: %s", str(done.exception())[:200])
 
     async def dispose(self) -> None:
+        self._closed = True  # new writes are refused; those queued are finished first
+        for _ in range(2000):  # 10 s at most
+            if not self._pending and not self._checkpointing:
+                break
+            await asyncio.sleep(0.005)
         await asyncio.to_thread(self._shutdown)
 
     def _shutdown(self) -> None:
         self._waiting_writer.stop()
+        self._checkpointer.shutdown(wait=True)
         self._reader_threads.shutdown(wait=True)
         self._loop_writer.dispose()
-        self._checkpoint()  # what the loop's commits left in the WAL
+        self._checkpoint()  # what the loop's transactions left in the WAL
         self._engine.dispose()
 
 
@@ -198,45 +223,80 @@ class _Unit(Generic[I, T]):
 def _commit(
     engine: Engine, batch: list[_Unit[Any, Any]], *, give_up_when_locked: bool = False
 ) -> list[_Unit[Any, Any]]:
-    """Run a batch of units in one transaction (group commit); their outcomes are set.
+    """Run a batch of units in one transaction (group commit) and set their outcomes.
 
     Units run in order, each seeing the ones before it, exactly as if committed one by one;
     neighbouring units of the same `write_many` work run as one call (one multi-row INSERT
     for several bookings, say), so a booking doesn't pay for its own BEGIN, COMMIT and
-    statements. If any unit fails (a repeat caught by a unique constraint, say), the whole
-    transaction rolls back and each unit runs again in its own, so a failure reaches only
-    the caller it belongs to. Returns the units left unrun because another connection held
-    the write lock (only with `give_up_when_locked`; otherwise that is their outcome).
+    statements. In a batch of several, each call runs in a savepoint: if it fails (a repeat
+    caught by a unique constraint, say), it is rolled back and its units run again one by
+    one, each in its own savepoint, so a failure reaches only the caller it belongs to and
+    the others still commit. If the commit itself fails, every unit gets that error (nothing
+    was written). Returns the units left unrun because another connection held the write
+    lock, with `give_up_when_locked`; otherwise that error is every unit's outcome.
     """
-    if len(batch) > 1:
-        try:
-            with engine.begin() as conn:
-                results = [r for run in _runs(batch) for r in _work_for(run)(conn)]
-        except Exception as exc:
-            if give_up_when_locked and _locked(exc):
-                return batch
-        else:
-            for unit, result in zip(batch, results, strict=True):
-                unit.outcome = (False, result)
-            return []
-    for n, unit in enumerate(batch):
-        try:
-            unit.outcome = (False, _only(_run_and_commit(engine, _work_for([unit]))))
-        except Exception as exc:
-            if give_up_when_locked and _locked(exc):
-                return batch[n:]
+    several = len(batch) > 1
+    try:
+        with engine.begin() as conn:  # BEGIN IMMEDIATE: the lock is ours or this raises
+            for run in _runs(batch):
+                if several and _in_savepoint(conn, run):
+                    continue
+                for unit in run:
+                    try:
+                        if several:
+                            with conn.begin_nested():
+                                unit.outcome = (False, _only(_work_for([unit])(conn)))
+                        else:
+                            unit.outcome = (False, _only(_work_for([unit])(conn)))
+                    except BaseException as exc:
+                        unit.outcome = (True, exc)
+                        if not several:
+                            raise
+    except BaseException as exc:
+        if not several and batch[0].outcome[0] and batch[0].outcome[1] is exc:
+            return []  # the one unit failed: its own error is its outcome
+        if give_up_when_locked and isinstance(exc, Exception) and _locked(exc):
+            return batch  # nothing ran: another connection holds the lock
+        for unit in batch:
             unit.outcome = (True, exc)
     return []
 
 
+def _in_savepoint(conn: Connection, run: list[_Unit[Any, Any]]) -> bool:
+    """Run a call of several units in a savepoint; False (rolled back) if it failed."""
+    if len(run) == 1:
+        return False
+    try:
+        with conn.begin_nested():
+            results = _work_for(run)(conn)
+    except Exception:
+        return False
+    for unit, result in zip(run, results, strict=True):
+        unit.outcome = (False, result)
+    return True
+
+
 def _locked(exc: Exception) -> bool:
-    """SQLITE_BUSY: another connection holds the write lock (nothing of ours was written)."""
+    """SQLITE_BUSY (any extended code): another connection holds the write lock."""
     code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
-    return isinstance(exc, OperationalError) and code == sqlite3.SQLITE_BUSY
+    return (
+        isinstance(exc, OperationalError)
+        and code is not None
+        and code & 0xFF == sqlite3.SQLITE_BUSY
+    )
+
+
+def _raise_interrupts(units: list[_Unit[Any, Any]]) -> None:
+    """A Ctrl-C or exit that struck during a unit stops the process, once all have answers."""
+    for unit in units:
+        failed, value = unit.outcome
+        if failed and isinstance(value, KeyboardInterrupt | SystemExit):
+            raise value
 
 
 class _Writer:
-    """A thread for writes that must wait for the lock another process holds.
+    """A thread for writes that must wait for the lock another process holds (30 s at most),
+    and for writes from an event loop other than the database's.
 
     It commits whatever has queued meanwhile in one transaction, as the loop does.
     """
@@ -253,9 +313,14 @@ class _Writer:
 
     @property
     def busy(self) -> bool:
-        return self._outstanding > 0
+        return self._outstanding > 0 and self._thread.is_alive()
 
     def take(self, units: list[_Unit[Any, Any]]) -> None:
+        if not self._thread.is_alive():
+            for unit in units:
+                unit.outcome = (True, RuntimeError("the database is closed"))
+            _deliver(units)
+            return
         with self._count:
             self._outstanding += len(units)
         self._queue.put(units)
@@ -280,10 +345,15 @@ class _Writer:
                     last = True
                     break
                 batch.extend(more)
-            _commit(self._engine, [u for u in batch if not u.future.cancelled()])
-            _deliver_soon(batch)
-            with self._count:
-                self._outstanding -= len(batch)
+            try:
+                _commit(self._engine, [u for u in batch if not u.future.cancelled()])
+            except BaseException as exc:  # pragma: no cover - _commit sets outcomes, not raises
+                for unit in batch:
+                    unit.outcome = (True, exc)
+            finally:
+                _deliver_soon(batch)
+                with self._count:
+                    self._outstanding -= len(batch)
             if last:
                 return
 
@@ -331,13 +401,15 @@ def _deliver_soon(batch: list[_Unit[Any, Any]]) -> None:
 
 def _deliver(units: list[_Unit[Any, Any]]) -> None:
     for unit in units:
-        if unit.future.done():  # the caller was cancelled; its work ran all the same
+        if unit.future.done():  # the caller was cancelled (its work may have run all the same)
             continue
         failed, value = unit.outcome
-        if failed:
-            unit.future.set_exception(value)
-        else:
+        if not failed:
             unit.future.set_result(value)
+        elif isinstance(value, Exception) and not isinstance(value, StopIteration):
+            unit.future.set_exception(value)
+        else:  # a future can't carry these; the flush re-raises an interrupt after answering
+            unit.future.set_exception(RuntimeError(f"the write was interrupted: {value!r}"))
 
 
 class PostgresDatabase(Database):

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from bot.app import Services
 from core.lifecycle import Status
 from core.model import Business
 from storage.tables import booking_history, bookings, events, outbox
-from tests.conftest import PAGE, new_booking
+from tests.conftest import NOW, PAGE, new_booking
 
 
 async def count(services: Services, table: object) -> int:
@@ -83,3 +86,55 @@ async def test_the_sqlite_write_ahead_log_is_checkpointed_as_writes_go_on(
     # Without checkpoints the log would hold every page written: over 20 MB by now.
     assert (await asyncio.to_thread(wal.stat)).st_size < 8 * 1024 * 1024
     assert await count(services, bookings) == 400
+
+
+async def test_a_write_that_fails_among_others_fails_alone_and_theirs_are_kept(
+    services: Services, business: Business
+) -> None:
+    def book(txn: str) -> Callable[[Connection], int]:
+        def work(conn: Connection) -> int:
+            values = {
+                "business_id": business.id,
+                "customer_name": "Ana",
+                "customer_email": "ana@example.com",
+                "service_name": "Cut",
+                "duration_minutes": 30,
+                "start_at": NOW,
+                "end_at": NOW,
+                "status": "pending",
+                "payment_provider": "paypal",
+                "transaction_id": txn,
+                "amount": Decimal("1.00"),
+                "currency": "USD",
+                "payment_status": "paid",
+                "search_text": "ana",
+                "created_at": NOW,
+                "updated_at": NOW,
+            }
+            return int(conn.execute(insert(bookings).returning(bookings.c.id), values).scalar_one())
+
+        return work
+
+    def broken(conn: Connection) -> int:
+        book("W-broken")(conn)  # written, then undone with the failure
+        raise ValueError("no")
+
+    def exhausted(conn: Connection) -> int:
+        return next(iter([]))  # StopIteration: a future can't carry it as it is
+
+    results = await asyncio.gather(
+        services.db.write(book("W-1")),
+        services.db.write(broken),
+        services.db.write(exhausted),
+        services.db.write(book("W-1")),  # a repeat of the first: the unique constraint says no
+        services.db.write(book("W-2")),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], int)
+    assert isinstance(results[1], ValueError)
+    assert isinstance(results[2], RuntimeError)
+    assert isinstance(results[3], IntegrityError)
+    assert isinstance(results[4], int)
+    query = select(bookings.c.transaction_id).order_by(bookings.c.id)
+    stored = await services.db.read(lambda conn: list(conn.execute(query).scalars()))
+    assert stored == ["W-1", "W-2"]
