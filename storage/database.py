@@ -228,35 +228,42 @@ def _commit(
     Units run in order, each seeing the ones before it, exactly as if committed one by one;
     neighbouring units of the same `write_many` work run as one call (one multi-row INSERT
     for several bookings, say), so a booking doesn't pay for its own BEGIN, COMMIT and
-    statements. In a batch of several, each call runs in a savepoint: if it fails (a repeat
-    caught by a unique constraint, say), it is rolled back and its units run again one by
-    one, each in its own savepoint, so a failure reaches only the caller it belongs to and
-    the others still commit. If the commit itself fails, every unit gets that error (nothing
-    was written). Returns the units left unrun because another connection held the write
-    lock, with `give_up_when_locked`; otherwise that error is every unit's outcome.
+    statements. If anything fails (a repeat caught by a unique constraint, say), the
+    transaction rolls back and the batch runs again in one more, each call in a savepoint
+    and a failed call's units one by one in theirs, so a failure reaches only the caller it
+    belongs to and the others still commit. If the commit fails, or the write lock can't be
+    had, every unit gets that error (nothing was written) — or, with `give_up_when_locked`,
+    the batch is returned unrun for a thread that can wait for the lock.
     """
-    several = len(batch) > 1
     try:
         with engine.begin() as conn:  # BEGIN IMMEDIATE: the lock is ours or this raises
+            outcomes = [r for run in _runs(batch) for r in _work_for(run)(conn)]
+    except BaseException as exc:
+        locked = isinstance(exc, Exception) and _locked(exc)
+        if locked and give_up_when_locked:
+            return batch
+        if len(batch) == 1 or locked:
+            for unit in batch:
+                unit.outcome = (True, exc)
+            return []
+    else:
+        for unit, result in zip(batch, outcomes, strict=True):
+            unit.outcome = (False, result)
+        return []
+    try:  # the careful pass, after a failure
+        with engine.begin() as conn:
             for run in _runs(batch):
-                if several and _in_savepoint(conn, run):
+                if _in_savepoint(conn, run):
                     continue
                 for unit in run:
                     try:
-                        if several:
-                            with conn.begin_nested():
-                                unit.outcome = (False, _only(_work_for([unit])(conn)))
-                        else:
+                        with conn.begin_nested():
                             unit.outcome = (False, _only(_work_for([unit])(conn)))
                     except BaseException as exc:
                         unit.outcome = (True, exc)
-                        if not several:
-                            raise
     except BaseException as exc:
-        if not several and batch[0].outcome[0] and batch[0].outcome[1] is exc:
-            return []  # the one unit failed: its own error is its outcome
         if give_up_when_locked and isinstance(exc, Exception) and _locked(exc):
-            return batch  # nothing ran: another connection holds the lock
+            return batch
         for unit in batch:
             unit.outcome = (True, exc)
     return []
