@@ -179,8 +179,8 @@ class Desk:
         booking = await self.booking(business, booking_id)
         outcome = _check(booking, move)
         if outcome is MoveOutcome.APPLIED:
-            won = await self._store.move_booking(booking, move, actor, reason, self._clock.now())
-            if not won:
+            moved = await self._store.move_booking(booking, move, actor, reason, self._clock.now())
+            if moved is None:
                 # Another change landed between our read and our write: tell, don't retry.
                 booking = await self.booking(business, booking_id)
                 if _check(booking, move, lost=True) is MoveOutcome.APPLIED:
@@ -192,7 +192,7 @@ class Desk:
                     )
                 outcome = MoveOutcome.ALREADY
             else:
-                booking = await self.booking(business, booking_id)
+                booking = moved
         return MoveDone(business, booking, move, outcome, allowed_moves(booking.status))
 
     async def customer_cancel(

@@ -55,11 +55,12 @@ class BookingStore(Protocol):
 
     async def move_booking(
         self, booking: Booking, move: Move, actor: Actor, reason: str | None, at: datetime
-    ) -> bool:
+    ) -> Booking | None:
         """Apply a move only if the booking still has the status it was read with.
 
-        Writes the status, the history entry and the event in one transaction; False when
-        another change got there first and nothing was written.
+        Writes the status, the history entry and the event in one transaction and returns
+        the booking as it now is; None when another change got there first and nothing was
+        written.
         """
         ...
 

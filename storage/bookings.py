@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -214,12 +214,12 @@ class SqlBookingStore:
 
     async def move_booking(
         self, booking: Booking, move: Move, actor: Actor, reason: str | None, at: datetime
-    ) -> bool:
+    ) -> Booking | None:
         entry = HistoryEntry(
             at=at, actor=actor, from_status=booking.status, to_status=move.target, reason=reason
         )
 
-        def work(conn: Connection) -> bool:
+        def work(conn: Connection) -> Booking | None:
             # The conditional update is the lock: exactly one of two racing moves changes a row.
             changed = conn.execute(
                 _MOVE,
@@ -232,10 +232,10 @@ class SqlBookingStore:
                 },
             )
             if changed.rowcount != 1:
-                return False
+                return None
             conn.execute(_INSERT_HISTORY, rows.history_values(booking.id, entry))
             self._record(conn, [domain_events.booking_moved(booking, move, actor, at, reason)])
-            return True
+            return replace(booking, status=move.target, history=(*booking.history, entry))
 
         return await self._db.write(work)
 
