@@ -9,7 +9,6 @@ from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import Connection, func, insert, select
-from sqlalchemy.exc import IntegrityError
 
 from bot.app import Services
 from core.lifecycle import Status
@@ -130,11 +129,11 @@ async def test_a_write_that_fails_among_others_fails_alone_and_theirs_are_kept(
         services.db.write(book("W-2")),
         return_exceptions=True,
     )
-    assert isinstance(results[0], int)
+    # On SQLite the first of the two W-1 wins; on PostgreSQL they race: either may.
+    assert sorted(type(r).__name__ for r in (results[0], results[3])) == ["IntegrityError", "int"]
     assert isinstance(results[1], ValueError)
     assert isinstance(results[2], RuntimeError)
-    assert isinstance(results[3], IntegrityError)
     assert isinstance(results[4], int)
-    query = select(bookings.c.transaction_id).order_by(bookings.c.id)
-    stored = await services.db.read(lambda conn: list(conn.execute(query).scalars()))
-    assert stored == ["W-1", "W-2"]
+    query = select(bookings.c.transaction_id)
+    stored = await services.db.read(lambda conn: sorted(conn.execute(query).scalars()))
+    assert stored == ["W-1", "W-2"]  # (on PostgreSQL either may have the lower id)
