@@ -28,7 +28,7 @@ from core.errors import (
     TooLateToCancel,
 )
 from core.model import Actor, ActorKind, Booking, Business, Channel
-from storage.businesses import SqlBusinesses, key_digest
+from storage.businesses import SqlBusinesses
 
 log = logs.get("bot.api")
 
@@ -48,15 +48,13 @@ def build_api(desk: Desk, businesses: SqlBusinesses, *, max_body_bytes: int) -> 
         description="Booking pages post paid bookings; each becomes a pending booking.",
     )
 
-    keys = KeyCache(businesses)
-
     async def business(
         authorization: Annotated[str | None, Header()] = None,
     ) -> Business:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized
-        found = await keys.business(token.strip())
+        found = await businesses.by_api_key(token.strip())
         if found is None:
             raise Unauthorized
         return found
@@ -141,34 +139,6 @@ def _booking(booking: Booking, business: Business, status: int = 200) -> Respons
     """The booking as JSON, serialised once: FastAPI would validate our own output again."""
     body = BookingOut.of(booking, business).model_dump_json()
     return Response(body, status_code=status, media_type="application/json")
-
-
-class KeyCache:
-    """API key -> business, remembered for a minute: every request carries the key, and
-    looking it up cost a database round trip per booking. Only keys that matched are kept
-    (by digest, never the key itself), so a new business's key works at once."""
-
-    TTL_SECONDS = 60.0
-    MAX_KEYS = 4096
-
-    def __init__(self, businesses: SqlBusinesses) -> None:
-        self._businesses = businesses
-        self._known: dict[str, tuple[float, Business]] = {}
-
-    async def business(self, api_key: str) -> Business | None:
-        digest = key_digest(api_key)
-        now = time.monotonic()
-        hit = self._known.get(digest)
-        if hit is not None and now - hit[0] < self.TTL_SECONDS:
-            return hit[1]
-        found = await self._businesses.by_api_key(api_key)
-        if found is None:
-            self._known.pop(digest, None)
-            return None
-        if len(self._known) >= self.MAX_KEYS:
-            self._known.clear()
-        self._known[digest] = (now, found)
-        return found
 
 
 def _status_of(exc: DomainError) -> tuple[int, list[str] | None]:

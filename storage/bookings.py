@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -33,12 +32,12 @@ from core.ports import BookingFilter
 from storage import rows
 from storage.database import Database
 from storage.event_feed import EventHook, record_events
+from storage.recent import Recent
 from storage.tables import booking_history, bookings, businesses, intake_keys
 
 # Lists fetch ids up to this many past the page in one scan, so the total is exact for small
 # results and shown as "N+" for big ones instead of counting a whole business on every page.
 COUNT_HORIZON = 200
-BUSINESS_TTL_SECONDS = 60.0
 
 
 class SqlBookingStore:
@@ -48,16 +47,14 @@ class SqlBookingStore:
         self._db = db
         self._hooks = list(event_hooks)
         self._sqlite = db.dialect == "sqlite"
-        self._businesses: dict[int, tuple[float, Business]] = {}
+        self._businesses: Recent[int, Business] = Recent()
 
     async def get_business(self, business_id: int) -> Business | None:
         """A business, remembered for a minute: every command asks for it first, and on
-        PostgreSQL a read costs ~0.8 ms of round trips. Nothing edits a business yet; when
-        something does, a minute is how long another process may show the old name."""
-        now = time.monotonic()
+        PostgreSQL a read costs ~0.8 ms of round trips."""
         known = self._businesses.get(business_id)
-        if known is not None and now - known[0] < BUSINESS_TTL_SECONDS:
-            return known[1]
+        if known is not None:
+            return known
 
         def work(conn: Connection) -> Business | None:
             row = conn.execute(_BUSINESS, {"business_id": business_id}).first()
@@ -65,7 +62,7 @@ class SqlBookingStore:
 
         found = await self._db.read(work)
         if found is not None:
-            self._businesses[business_id] = (now, found)
+            self._businesses.put(business_id, found)
         return found
 
     async def get_booking(self, business_id: int, booking_id: int) -> Booking | None:

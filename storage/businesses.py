@@ -10,6 +10,7 @@ from sqlalchemy import Connection, bindparam, insert, select
 from core.model import Business
 from storage import rows
 from storage.database import Database
+from storage.recent import Recent
 from storage.tables import businesses
 
 
@@ -20,6 +21,7 @@ def key_digest(api_key: str) -> str:
 class SqlBusinesses:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._by_digest: Recent[str, Business] = Recent()
 
     async def add(
         self,
@@ -53,11 +55,21 @@ class SqlBusinesses:
         )
 
     async def by_api_key(self, api_key: str) -> Business | None:
+        """The key's business, remembered for a minute: every intake request carries the key.
+        Only keys that matched are kept (by digest, never the key), so a new one works at once."""
+        digest = key_digest(api_key)
+        known = self._by_digest.get(digest)
+        if known is not None:
+            return known
+
         def work(conn: Connection) -> Business | None:
-            row = conn.execute(_BY_KEY, {"digest": key_digest(api_key)}).first()
+            row = conn.execute(_BY_KEY, {"digest": digest}).first()
             return rows.business(row) if row else None
 
-        return await self._db.read(work)
+        found = await self._db.read(work)
+        if found is not None:
+            self._by_digest.put(digest, found)
+        return found
 
 
 _INSERT = insert(businesses)

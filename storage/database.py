@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_READERS = 4
+MAX_BATCH = 64  # units of work in one SQLite transaction
 _READ_ONLY = "juneplum_read_only"
 
 
@@ -60,8 +61,9 @@ def driver_url(url: str) -> URL:
 class Database(ABC):
     """Runs units of work as transactions.
 
-    A unit of work may run more than once (SQLite's group commit runs it again, alone, if
-    a neighbour in its transaction failed), so it must do nothing outside the database.
+    A unit of work may run more than once (SQLite's group commit runs it again, in a
+    savepoint, if a neighbour in its transaction failed), so it must do nothing outside the
+    database.
     """
 
     dialect: str
@@ -102,7 +104,6 @@ class SqliteDatabase(Database):
 
     dialect = "sqlite"
     CHECKPOINT_EVERY = 50  # transactions on the loop between two checkpoints
-    MAX_BATCH = 64  # units in one transaction on the loop
 
     def __init__(self, url: URL) -> None:
         Path(url.database or "").parent.mkdir(parents=True, exist_ok=True)
@@ -119,7 +120,8 @@ class SqliteDatabase(Database):
         self._closed = False
 
     async def read(self, work: Work[T]) -> T:
-        return await _on_thread(self._reader_threads, _run, self._reader, work)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader_threads, _run, self._reader, work)
 
     async def write(self, work: Work[T]) -> T:
         return await self.write_many(_each, work)
@@ -143,8 +145,8 @@ class SqliteDatabase(Database):
     def _flush(self) -> None:
         if self._checkpointing:  # writes wait for it, so the log starts over after (see below)
             return
-        batch = [u for u in self._pending[: self.MAX_BATCH] if not u.future.cancelled()]
-        self._pending = self._pending[self.MAX_BATCH :]
+        batch = [u for u in self._pending[:MAX_BATCH] if not u.future.cancelled()]
+        self._pending = self._pending[MAX_BATCH:]
         if self._pending:
             asyncio.get_running_loop().call_soon(self._flush)
         if not batch:
@@ -253,7 +255,7 @@ def _commit(
     try:  # the careful pass, after a failure
         with engine.begin() as conn:
             for run in _runs(batch):
-                if _in_savepoint(conn, run):
+                if len(run) > 1 and _in_savepoint(conn, run):
                     continue
                 for unit in run:
                     try:
@@ -271,8 +273,6 @@ def _commit(
 
 def _in_savepoint(conn: Connection, run: list[_Unit[Any, Any]]) -> bool:
     """Run a call of several units in a savepoint; False (rolled back) if it failed."""
-    if len(run) == 1:
-        return False
     try:
         with conn.begin_nested():
             results = _work_for(run)(conn)
@@ -308,8 +308,6 @@ class _Writer:
     It commits whatever has queued meanwhile in one transaction, as the loop does.
     """
 
-    MAX_BATCH = 64
-
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._queue: queue.SimpleQueue[list[_Unit[Any, Any]] | None] = queue.SimpleQueue()
@@ -343,7 +341,7 @@ class _Writer:
             if first is None:
                 return
             batch, last = list(first), False
-            while len(batch) < self.MAX_BATCH:
+            while len(batch) < MAX_BATCH:
                 try:
                     more = self._queue.get_nowait()
                 except queue.Empty:
@@ -453,19 +451,8 @@ def open_database(url: str) -> Database:
     return PostgresDatabase(target)
 
 
-async def _on_thread(
-    threads: ThreadPoolExecutor, run: Callable[[Engine, Work[T]], T], engine: Engine, work: Work[T]
-) -> T:
-    return await asyncio.get_running_loop().run_in_executor(threads, run, engine, work)
-
-
 def _run(engine: Engine, work: Work[T]) -> T:
     with engine.connect() as conn:
-        return work(conn)
-
-
-def _run_and_commit(engine: Engine, work: Work[T]) -> T:
-    with engine.begin() as conn:
         return work(conn)
 
 
