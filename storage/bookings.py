@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Select,
     and_,
     bindparam,
     column,
@@ -72,48 +74,43 @@ class SqlBookingStore:
         return await self._db.read(lambda conn: self._find(conn, business_id, query))
 
     def _find(self, conn: Connection, business_id: int, query: BookingFilter) -> Page:
-        conditions: list[ColumnElement[bool]] = [bookings.c.business_id == business_id]
-        if query.term and self._few_fts_matches(conn, query.term):
-            # A rare term: start from its few trigram matches, not the business's every row.
-            conditions = [
-                bookings.c.id.in_(select(_FTS_ROWID).where(_fts_match(query.term))),
-                literal_column("+bookings.business_id") == business_id,
-            ]
-        if query.start_from is not None:
-            conditions.append(bookings.c.start_at >= query.start_from)
-        if query.start_before is not None:
-            conditions.append(bookings.c.start_at < query.start_before)
-        if query.status is not None:
-            conditions.append(bookings.c.status == query.status.value)
-        if query.term:
-            conditions.append(self._matches(query.term))
-        order = (
-            (bookings.c.start_at.desc(), bookings.c.id.desc())
-            if query.newest_first
-            else (bookings.c.start_at, bookings.c.id)
+        term = query.term or None
+        shape = _ListShape(
+            fts=term is not None and self._few_fts_matches(conn, term),
+            start_from=query.start_from is not None,
+            start_before=query.start_before is not None,
+            status=query.status is not None,
+            term=term is not None,
+            newest_first=query.newest_first,
+            sqlite=self._sqlite,
         )
         offset = (query.page - 1) * query.per_page
-        horizon = offset + query.per_page + COUNT_HORIZON
-        ids = (
-            conn.execute(
-                select(bookings.c.id).where(and_(*conditions)).order_by(*order).limit(horizon)
-            )
-            .scalars()
-            .all()
-        )
-        page_ids = list(ids[offset : offset + query.per_page])
-        found = (
-            conn.execute(select(bookings).where(bookings.c.id.in_(page_ids))).all()
-            if page_ids
-            else []
-        )
-        by_id = {row.id: rows.booking(row) for row in found}
+        params: dict[str, Any] = {
+            "business_id": business_id,
+            "start_from": query.start_from,
+            "start_before": query.start_before,
+            "status": query.status.value if query.status else None,
+            "term": term,
+            "pattern": _like_pattern(term) if term else None,
+            "phrase": _fts_phrase(term) if term else None,
+            "horizon": offset + query.per_page + COUNT_HORIZON,
+            "per_page": query.per_page,
+            "offset": offset,
+        }
+        statements = _list_statements(shape)
+        found = conn.execute(statements.page, params).all()
+        if found:
+            total = int(found[0].total)
+        elif offset:  # a page past the end: count what there is
+            total = int(conn.execute(statements.count, params).scalar_one())
+        else:
+            total = 0
         return Page(
-            bookings=[by_id[i] for i in page_ids],
-            total=len(ids),
+            bookings=[rows.booking(row) for row in found],
+            total=total,
             page=query.page,
             per_page=query.per_page,
-            total_exact=len(ids) < horizon,
+            total_exact=total < params["horizon"],
         )
 
     def _few_fts_matches(self, conn: Connection, folded_term: str) -> bool:
@@ -125,17 +122,8 @@ class SqlBookingStore:
         """
         if not self._sqlite or len(folded_term) < 3:  # trigrams need 3 characters
             return False
-        probe = select(func.count()).select_from(
-            select(_FTS_ROWID).where(_fts_match(folded_term)).limit(FTS_CANDIDATES + 1).subquery()
-        )
-        return int(conn.execute(probe).scalar_one()) <= FTS_CANDIDATES
-
-    def _matches(self, folded_term: str) -> ColumnElement[bool]:
-        # Both sides are folded in Python, so SQLite and PostgreSQL give the same answers.
-        if self._sqlite:
-            return func.instr(bookings.c.search_text, folded_term) > 0
-        # LIKE with escaping lets PostgreSQL use the trigram index; % and _ stay literal.
-        return bookings.c.search_text.contains(folded_term, autoescape=True)
+        found = conn.execute(_FTS_PROBE, {"phrase": _fts_phrase(folded_term)})
+        return int(found.scalar_one()) <= FTS_CANDIDATES
 
     async def starts_between(
         self, business_id: int, start: datetime, end: datetime
@@ -342,10 +330,90 @@ _FTS = table("bookings_fts", column("rowid"))
 _FTS_ROWID = _FTS.c.rowid
 
 
-def _fts_match(folded_term: str) -> ColumnElement[bool]:
+def _fts_phrase(folded_term: str) -> str:
     """The term as one FTS5 phrase: a literal substring, quotes doubled, no operators."""
-    phrase = '"' + folded_term.replace('"', '""') + '"'
-    return literal_column("bookings_fts").op("MATCH")(phrase)
+    return '"' + folded_term.replace('"', '""') + '"'
+
+
+def _like_pattern(folded_term: str) -> str:
+    """The term as a LIKE pattern that finds it anywhere: % and _ in it stay literal."""
+    escaped = folded_term.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return f"%{escaped}%"
+
+
+_FTS_MATCH = literal_column("bookings_fts").op("MATCH")(bindparam("phrase"))
+_FTS_PROBE = select(func.count()).select_from(
+    select(_FTS_ROWID).where(_FTS_MATCH).limit(FTS_CANDIDATES + 1).subquery()
+)
+
+
+@dataclass(frozen=True)
+class _ListShape:
+    """Which conditions a list has: each shape's statement is built and compiled once."""
+
+    fts: bool
+    start_from: bool
+    start_before: bool
+    status: bool
+    term: bool
+    newest_first: bool
+    sqlite: bool
+
+
+@dataclass(frozen=True)
+class _ListStatements:
+    page: Select[Any]
+    count: Select[Any]
+
+
+@functools.cache
+def _list_statements(shape: _ListShape) -> _ListStatements:
+    """One statement answers a page and its total: it scans the matching ids up to the
+    horizon once (total = how many), then reads the page's rows. A round trip, not two."""
+    conditions: list[ColumnElement[bool]] = [bookings.c.business_id == bindparam("business_id")]
+    if shape.fts:
+        # A rare term: start from its few trigram matches, not the business's every row.
+        conditions = [
+            bookings.c.id.in_(select(_FTS_ROWID).where(_FTS_MATCH)),
+            literal_column("+bookings.business_id") == bindparam("business_id"),
+        ]
+    if shape.start_from:
+        conditions.append(bookings.c.start_at >= bindparam("start_from"))
+    if shape.start_before:
+        conditions.append(bookings.c.start_at < bindparam("start_before"))
+    if shape.status:
+        conditions.append(bookings.c.status == bindparam("status"))
+    if shape.term:
+        # Both sides are folded in Python, so SQLite and PostgreSQL give the same answers.
+        if shape.sqlite:
+            conditions.append(func.instr(bookings.c.search_text, bindparam("term")) > 0)
+        else:  # LIKE lets PostgreSQL use its trigram index
+            conditions.append(bookings.c.search_text.like(bindparam("pattern"), escape="/"))
+    hits = (
+        select(bookings.c.id, bookings.c.start_at)
+        .where(and_(*conditions))
+        .order_by(*_order(bookings.c.start_at, bookings.c.id, shape.newest_first))
+        .limit(bindparam("horizon"))
+        .cte("hits")
+    )
+    page = (
+        select(hits.c.id, hits.c.start_at)
+        .order_by(*_order(hits.c.start_at, hits.c.id, shape.newest_first))
+        .limit(bindparam("per_page"))
+        .offset(bindparam("offset"))
+        .subquery("page")
+    )
+    total = select(func.count()).select_from(hits).scalar_subquery().label("total")
+    return _ListStatements(
+        page=select(total, bookings)
+        .join_from(page, bookings, bookings.c.id == page.c.id)
+        .order_by(*_order(page.c.start_at, page.c.id, shape.newest_first)),
+        count=select(func.count()).select_from(hits),
+    )
+
+
+def _order(start_at: Any, booking_id: Any, newest_first: bool) -> tuple[Any, Any]:
+    return (start_at.desc(), booking_id.desc()) if newest_first else (start_at, booking_id)
 
 
 # The statements every intake and every move runs, built once: their SQL is compiled once
