@@ -229,11 +229,14 @@ class SqlBookingStore:
 
 
 def _load(conn: Connection, business_id: int, booking_id: int) -> Booking | None:
-    row = conn.execute(_BOOKING, {"booking_id": booking_id, "business_id": business_id}).first()
-    if row is None:
+    """A booking and its history, in one statement (a row per history entry)."""
+    found = conn.execute(
+        _BOOKING_WITH_HISTORY, {"booking_id": booking_id, "business_id": business_id}
+    ).all()
+    if not found:
         return None
-    entries = conn.execute(_HISTORY, {"booking_id": booking_id}).all()
-    return rows.booking(row, [rows.history(e) for e in entries])
+    entries = [rows.history(r, prefix=_H) for r in found if r._mapping[f"{_H}id"] is not None]
+    return rows.booking(found[0], entries)
 
 
 def _existing(conn: Connection, business_id: int, new: NewBooking) -> int | None:
@@ -419,12 +422,14 @@ def _order(start_at: Any, booking_id: Any, newest_first: bool) -> tuple[Any, Any
 # The statements every intake and every move runs, built once: their SQL is compiled once
 # and each call only binds its values (building them per call cost more than running them).
 _BUSINESS = select(businesses).where(businesses.c.id == bindparam("business_id"))
-_BOOKING = select(bookings).where(
-    bookings.c.id == bindparam("booking_id"), bookings.c.business_id == bindparam("business_id")
-)
-_HISTORY = (
-    select(booking_history)
-    .where(booking_history.c.booking_id == bindparam("booking_id"))
+_H = "history_"
+_BOOKING_WITH_HISTORY = (
+    select(bookings, *(c.label(f"{_H}{c.name}") for c in booking_history.c))
+    .outerjoin(booking_history, booking_history.c.booking_id == bookings.c.id)
+    .where(
+        bookings.c.id == bindparam("booking_id"),
+        bookings.c.business_id == bindparam("business_id"),
+    )
     .order_by(booking_history.c.id)
 )
 _INTAKE_KEY = select(intake_keys.c.fingerprint, intake_keys.c.booking_id).where(

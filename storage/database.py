@@ -29,7 +29,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 T = TypeVar("T")
@@ -70,7 +70,8 @@ class Database(ABC):
 
     @abstractmethod
     async def read(self, work: Work[T]) -> T:
-        """Run `work` in a transaction that writes nothing (on PostgreSQL, READ COMMITTED)."""
+        """Run `work` without writing. On PostgreSQL each statement sees what was committed
+        when it started (autocommit), as under READ COMMITTED: one statement, one snapshot."""
 
     @abstractmethod
     async def write(self, work: Work[T]) -> T:
@@ -418,6 +419,17 @@ def _deliver(units: list[_Unit[Any, Any]]) -> None:
 
 
 class PostgresDatabase(Database):
+    """PostgreSQL through asyncpg: the fewest round trips a unit of work can take.
+
+    - Reads run in autocommit: no BEGIN and no ROLLBACK around them. Under READ COMMITTED
+      each statement took its own snapshot anyway, so nothing is lost.
+    - No ping before each use of a pooled connection (a round trip per transaction).
+      Instead a unit of work that finds its connection dead (a restarted server, a killed
+      backend) runs once more on a new one: SQLAlchemy has already invalidated the pool.
+      A write runs again only when the failure came before its COMMIT was sent, so a write
+      that may have landed is never repeated.
+    """
+
     dialect = "postgresql"
 
     def __init__(self, url: URL) -> None:
@@ -426,21 +438,42 @@ class PostgresDatabase(Database):
         # call picks the business index instead.
         self._engine: AsyncEngine = create_async_engine(
             url,
-            pool_pre_ping=True,
             hide_parameters=True,
             connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}},
         )
+        self._reader = self._engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def read(self, work: Work[T]) -> T:
-        async with self._engine.connect() as conn:
-            return await conn.run_sync(work)
+        for attempt in _ONE_RETRY:
+            try:
+                async with self._reader.connect() as conn:
+                    return await conn.run_sync(work)
+            except DBAPIError as failure:
+                if not (failure.connection_invalidated and attempt == 0):
+                    raise
+                log.warning("database connection lost; reading again on a new one")
+        raise AssertionError("unreachable")
 
     async def write(self, work: Work[T]) -> T:
-        async with self._engine.begin() as conn:
-            return await conn.run_sync(work)
+        for attempt in _ONE_RETRY:
+            async with self._engine.connect() as conn:
+                try:
+                    await conn.begin()
+                    result = await conn.run_sync(work)
+                except DBAPIError as failure:
+                    if not (failure.connection_invalidated and attempt == 0):
+                        raise
+                    log.warning("database connection lost; writing again on a new one")
+                    continue
+                await conn.commit()  # a failure here may have committed: never repeated
+                return result
+        raise AssertionError("unreachable")
 
     async def dispose(self) -> None:
         await self._engine.dispose()
+
+
+_ONE_RETRY = (0, 1)
 
 
 def open_database(url: str) -> Database:

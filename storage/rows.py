@@ -38,13 +38,21 @@ def actor(kind: str, channel: str, name: str) -> Actor:
     return Actor(kind=ActorKind(kind), channel=Channel(channel), name=name)
 
 
-def history(row: Row[Any]) -> HistoryEntry:
+def history(row: Row[Any], prefix: str = "") -> HistoryEntry:
+    """An entry from a booking_history row, or from its columns labelled `prefix` + name
+    in a row that joins it (a booking read with its history in one statement)."""
+    values = row._mapping
+    from_status = values[f"{prefix}from_status"]
     return HistoryEntry(
-        at=row.at,
-        actor=actor(row.actor_kind, row.channel, row.actor_name),
-        from_status=Status(row.from_status) if row.from_status else None,
-        to_status=Status(row.to_status),
-        reason=row.reason,
+        at=values[f"{prefix}at"],
+        actor=actor(
+            values[f"{prefix}actor_kind"],
+            values[f"{prefix}channel"],
+            values[f"{prefix}actor_name"],
+        ),
+        from_status=Status(from_status) if from_status else None,
+        to_status=Status(values[f"{prefix}to_status"]),
+        reason=values[f"{prefix}reason"],
     )
 
 

@@ -9,14 +9,32 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Connection, func, insert, select
 
 from bot.app import Services
-from core.lifecycle import Status
+from core.clock import FixedClock
+from core.lifecycle import Move, Status
 from core.model import Business
-from core.replies import BookingList
+from core.replies import BookingCard, BookingList
 from storage.tables import booking_history, bookings, events, outbox
-from tests.conftest import NOW, PAGE, new_booking
+from tests.conftest import (
+    NOW,
+    OWNER,
+    PAGE,
+    TEST_DB,
+    _admin,
+    _migrated,
+    _plum_salon,
+    _truncate,
+    new_booking,
+)
+
+# The suite's own database name, not input: the f-string is safe.
+DROP_OUR_CONNECTIONS = (
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "  # noqa: S608
+    f"WHERE datname = '{TEST_DB}' AND pid <> pg_backend_pid()"
+)
 
 
 async def count(services: Services, table: object) -> int:
@@ -138,3 +156,27 @@ async def test_a_write_that_fails_among_others_fails_alone_and_theirs_are_kept(
     query = select(bookings.c.transaction_id)
     stored = await services.db.read(lambda conn: sorted(conn.execute(query).scalars()))
     assert stored == ["W-1", "W-2"]  # (on PostgreSQL either may have the lower id)
+
+
+async def test_postgresql_reads_and_writes_carry_on_after_the_server_drops_every_connection(
+    postgres_url: str, clock: FixedClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # No ping before each use of a pooled connection: a unit of work that finds its
+    # connection dead runs again on a new one. Here the server kills them all, as a restart
+    # would, between two commands.
+    await _truncate(postgres_url)
+    async for services in _migrated(postgres_url, clock, tmp_path):
+        business = await _plum_salon(services)
+        first, _ = await services.desk.intake(business, new_booking(txn="T-1"), PAGE)
+        await _admin(DROP_OUR_CONNECTIONS)
+        reply = await services.desk.handle(business.id, f"#{first.id}", OWNER)
+        assert isinstance(reply, BookingCard) and reply.booking.id == first.id
+
+        await _admin(DROP_OUR_CONNECTIONS)
+        done = await services.desk.act(business, first.id, Move.CONFIRM, OWNER)
+        assert done.booking.status is Status.CONFIRMED
+        assert await count(services, events) == 2  # created, confirmed: once each
+        assert await count(services, booking_history) == 2
+        assert await count(services, outbox) == 3  # customer + owner, then the confirmation
+    lost = [r for r in caplog.records if "connection lost" in r.getMessage()]
+    assert len(lost) == 2
