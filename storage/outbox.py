@@ -12,7 +12,20 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, insert, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Integer,
+    Row,
+    and_,
+    bindparam,
+    case,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 
 from core.events import Event, EventKind
 from core.lifecycle import Status
@@ -44,32 +57,31 @@ class MailQueue:
         mailing = [e for e in new_events if mail_for(e.kind)]
         if not mailing:
             return
-        targets = {
-            r.id: r
-            for r in conn.execute(_MAIL_TARGETS, {"ids": sorted({e.booking_id for e in mailing})})
-        }
+        # Each email's recipient is read by the INSERT itself (the customer's address on the
+        # booking, or the owner's on the business): one statement, not a read and a write.
         mails: list[dict[str, Any]] = []
         planned: list[dict[str, Any]] = []
         for event in mailing:
-            target = targets[event.booking_id]
             failed = event.data.get("outbox_id")
             mails.extend(
-                self.row(
-                    business_id=event.business_id,
-                    booking_id=event.booking_id,
-                    kind=kind,
-                    recipient=target.owner_email if kind.to_owner else target.customer_email,
-                    dedupe_key=(
+                {
+                    "business_id": event.business_id,
+                    "booking_id": event.booking_id,
+                    "kind": kind.value,
+                    "to_owner": kind.to_owner,
+                    "dedupe_key": (
                         f"failed:{failed}:{event.data['report']}"
                         if failed
                         else f"{event.booking_id}:{kind}"
                     ),
-                    failed_kind=MailKind(event.data["kind"]) if failed else None,
-                    at=event.occurred_at,
-                )
+                    "failed_kind": MailKind(event.data["kind"]).value if failed else None,
+                    "at": event.occurred_at,
+                    "retry_until": event.occurred_at + self.retry_window,
+                }
                 for kind in mail_for(event.kind)
             )
             if event.kind is EventKind.CREATED:
+                start_at = datetime.fromisoformat(event.data["start_at"])
                 planned.extend(
                     {
                         "booking_id": event.booking_id,
@@ -77,9 +89,9 @@ class MailQueue:
                         "due_at": p.due_at,
                         "state": "planned",
                     }
-                    for p in plan_reminders(target.start_at, event.occurred_at)
+                    for p in plan_reminders(start_at, event.occurred_at)
                 )
-        self.queue(conn, mails)
+        conn.execute(_QUEUE_MAIL, mails)
         if planned:
             conn.execute(_INSERT_REMINDER, planned)
 
@@ -366,11 +378,39 @@ class SqlReminders:
         return await self._db.write(work)
 
 
-# Built once: every new booking runs these (see storage/bookings.py).
-_MAIL_TARGETS = (
-    select(bookings.c.id, bookings.c.customer_email, bookings.c.start_at, businesses.c.owner_email)
+# Built once: every new booking and every move runs these (see storage/bookings.py).
+_QUEUE_MAIL = insert(outbox).from_select(
+    [
+        "business_id",
+        "booking_id",
+        "kind",
+        "recipient",
+        "dedupe_key",
+        "failed_kind",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "retry_until",
+        "created_at",
+    ],
+    select(
+        bindparam("business_id", type_=outbox.c.business_id.type),
+        bookings.c.id,
+        bindparam("kind", type_=outbox.c.kind.type),
+        case(
+            (bindparam("to_owner", type_=Boolean), businesses.c.owner_email),
+            else_=bookings.c.customer_email,
+        ),
+        bindparam("dedupe_key", type_=outbox.c.dedupe_key.type),
+        bindparam("failed_kind", type_=outbox.c.failed_kind.type),
+        literal(DeliveryStatus.PENDING.value, type_=outbox.c.status.type),
+        literal(0, type_=Integer),
+        bindparam("at", type_=outbox.c.next_attempt_at.type),
+        bindparam("retry_until", type_=outbox.c.retry_until.type),
+        bindparam("at", type_=outbox.c.created_at.type),
+    )
     .join(businesses, businesses.c.id == bookings.c.business_id)
-    .where(bookings.c.id.in_(bindparam("ids", expanding=True)))
+    .where(bookings.c.id == bindparam("booking_id")),
 )
 _INSERT_MAIL = insert(outbox)
 _INSERT_REMINDER = insert(reminders)
