@@ -14,12 +14,10 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
-    column,
     func,
     insert,
     literal_column,
     select,
-    table,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -31,7 +29,7 @@ from core.folding import search_text
 from core.lifecycle import Move, Status
 from core.model import Actor, Booking, Business, HistoryEntry, NewBooking, Page
 from core.ports import BookingFilter
-from storage import rows
+from storage import rows, search_index
 from storage.database import Database
 from storage.event_feed import EventHook, record_events
 from storage.recent import Recent
@@ -76,7 +74,8 @@ class SqlBookingStore:
     def _find(self, conn: Connection, business_id: int, query: BookingFilter) -> Page:
         term = query.term or None
         shape = _ListShape(
-            fts=term is not None and self._few_fts_matches(conn, term),
+            fts=self._few_fts_matches(conn, term) if term and self._sqlite else None,
+            pairs=not self._sqlite and term is not None and search_index.is_pair(term),
             start_from=query.start_from is not None,
             start_before=query.start_before is not None,
             status=query.status is not None,
@@ -91,8 +90,11 @@ class SqlBookingStore:
             "start_before": query.start_before,
             "status": query.status.value if query.status else None,
             "term": term,
-            "pattern": _like_pattern(term) if term else None,
-            "phrase": _fts_phrase(term) if term else None,
+            "pattern": search_index.like_pattern(term) if term else None,
+            "phrase": search_index.fts_phrase(term) if term else None,
+            "doubled_pattern": search_index.like_pattern(search_index.doubled(term))
+            if term
+            else None,
             "horizon": offset + query.per_page + COUNT_HORIZON,
             "per_page": query.per_page,
             "offset": offset,
@@ -113,17 +115,14 @@ class SqlBookingStore:
             total_exact=total < params["horizon"],
         )
 
-    def _few_fts_matches(self, conn: Connection, folded_term: str) -> bool:
-        """On SQLite, whether the trigram index holds few enough matches to start from.
-
-        Measured on 1M bookings: a scan of one business through its index answers a common
-        term fast but a rare one slowly (100k rows: 13 ms); the trigram index answers a rare
-        term in under a millisecond but a common one slowly. So: probe, then choose.
-        """
-        if not self._sqlite or len(folded_term) < 3:  # trigrams need 3 characters
-            return False
-        found = conn.execute(_FTS_PROBE, {"phrase": _fts_phrase(folded_term)})
-        return int(found.scalar_one()) <= FTS_CANDIDATES
+    def _few_fts_matches(self, conn: Connection, folded_term: str) -> str | None:
+        """On SQLite, the FTS5 table to start from, if it finds few enough bookings."""
+        fts_table = search_index.sqlite_index(folded_term)
+        if fts_table is None:
+            return None
+        probe = search_index.fts_probe(fts_table)
+        found = conn.execute(probe, {"phrase": search_index.fts_phrase(folded_term)})
+        return fts_table if int(found.scalar_one()) <= search_index.FTS_CANDIDATES else None
 
     async def starts_between(
         self, business_id: int, start: datetime, end: datetime
@@ -328,33 +327,14 @@ class _Intake:
 
 
 _A_DAY = timedelta(days=1)
-FTS_CANDIDATES = 5000
-_FTS = table("bookings_fts", column("rowid"))
-_FTS_ROWID = _FTS.c.rowid
-
-
-def _fts_phrase(folded_term: str) -> str:
-    """The term as one FTS5 phrase: a literal substring, quotes doubled, no operators."""
-    return '"' + folded_term.replace('"', '""') + '"'
-
-
-def _like_pattern(folded_term: str) -> str:
-    """The term as a LIKE pattern that finds it anywhere: % and _ in it stay literal."""
-    escaped = folded_term.replace("/", "//").replace("%", "/%").replace("_", "/_")
-    return f"%{escaped}%"
-
-
-_FTS_MATCH = literal_column("bookings_fts").op("MATCH")(bindparam("phrase"))
-_FTS_PROBE = select(func.count()).select_from(
-    select(_FTS_ROWID).where(_FTS_MATCH).limit(FTS_CANDIDATES + 1).subquery()
-)
 
 
 @dataclass(frozen=True)
 class _ListShape:
     """Which conditions a list has: each shape's statement is built and compiled once."""
 
-    fts: bool
+    fts: str | None  # SQLite: the FTS5 table to start from (search_index)
+    pairs: bool  # PostgreSQL: two letters or digits, which the index of pairs can answer
     start_from: bool
     start_before: bool
     status: bool
@@ -375,11 +355,13 @@ def _list_statements(shape: _ListShape) -> _ListStatements:
     horizon once (total = how many), then reads the page's rows. A round trip, not two."""
     conditions: list[ColumnElement[bool]] = [bookings.c.business_id == bindparam("business_id")]
     if shape.fts:
-        # A rare term: start from its few trigram matches, not the business's every row.
+        # A rare term: start from its few index matches, not the business's every row.
         conditions = [
-            bookings.c.id.in_(select(_FTS_ROWID).where(_FTS_MATCH)),
+            bookings.c.id.in_(search_index.fts_matches(shape.fts)),
             literal_column("+bookings.business_id") == bindparam("business_id"),
         ]
+    if shape.pairs:
+        conditions.append(search_index.has_doubled_pair())
     if shape.start_from:
         conditions.append(bookings.c.start_at >= bindparam("start_from"))
     if shape.start_before:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection
 
-import storage.bookings
-from bot.app import Services
+import storage.search_index
+from bot.app import Services, build_services
+from bot.settings import Settings
+from core.clock import FixedClock
 from core.lifecycle import Move
 from core.model import Business
 from core.replies import BookingList, CalendarMonth, Problem
-from tests.conftest import OWNER, PAGE, new_booking
+from storage import migrate
+from tests.conftest import OWNER, PAGE, _plum_salon, new_booking
 
 
 async def add(
@@ -171,10 +176,72 @@ async def test_rare_and_common_terms_find_the_same_bookings_whichever_index_answ
         await add(services, business, name, "Haircut", start + timedelta(hours=i))
     await add(services, other_business, "Élodie Autre", "Cut", start)
     rare = await listed(services, business, "search élodie")  # few matches: the trigram index
-    monkeypatch.setattr(storage.bookings, "FTS_CANDIDATES", 1)  # now every term is "common"
+    monkeypatch.setattr(storage.search_index, "FTS_CANDIDATES", 1)  # now every term is "common"
     common = await listed(services, business, "search élodie")
     assert rare == common == ["Elodie Roux", "Élodie Martin"]
     await services.store.move_booking(
         (await services.desk.booking(business, 1)), Move.CANCEL, OWNER, None, start
     )
     assert await listed(services, business, "search elodie") == rare  # status changes keep it
+
+
+async def test_two_character_terms_find_every_booking_that_holds_them_either_way(
+    services: Services,
+    business: Business,
+    other_business: Business,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two characters is a whole Japanese surname; trigram indexes can't answer it, so
+    # migration 0005 added a bigram index (SQLite: FTS5 filled by a trigger; PostgreSQL:
+    # GIN on juneplum_bigrams). It must find what a scan finds, nothing more or less.
+    start = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+    for i, (name, service) in enumerate(
+        [
+            ("渡辺 健太", "Cut"),
+            ("田中渡辺", "Colour"),  # in the middle of a word
+            ("Ana Li", "Nail art"),  # "rt": the last two characters of the whole text
+            ("Siobhán O'Brien", "Cut"),  # "o'": ASCII punctuation, which the index skips
+            ("Zoë", "Trim"),
+        ]
+    ):
+        await add(services, business, name, service, start + timedelta(hours=i))
+    await add(services, other_business, "渡辺 Other", "Cut", start)
+    expected = {
+        "渡辺": ["田中渡辺", "渡辺 健太"],  # newest first
+        "rt": ["Ana Li"],
+        "o'": ["Siobhán O'Brien"],
+        "zo": ["Zoë"],
+        "án": ["Siobhán O'Brien", "Ana Li"],  # folded to "an"
+    }
+    for term, names in expected.items():
+        assert await listed(services, business, f"search {term}") == names, term
+    monkeypatch.setattr(storage.search_index, "FTS_CANDIDATES", 0)  # SQLite: scan every time
+    for term, names in expected.items():
+        assert await listed(services, business, f"search {term}") == names, term
+
+
+async def test_bookings_stored_before_the_bigram_index_are_in_it(
+    clock: FixedClock, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'upgraded.db'}"
+    services = build_services(
+        Settings(database_url=url, mail_dir=tmp_path / "mail", _env_file=None), clock=clock
+    )
+    try:
+        await migrate.upgrade(services.db, "0004")  # the schema before the bigram index
+        business = await _plum_salon(services)
+        start = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+        old = await add(services, business, "渡辺 健太", "Cut", start)
+        await migrate.upgrade(services.db)
+        new = await add(services, business, "渡辺 花子", "Trim", start + timedelta(hours=1))
+
+        def indexed(conn: Connection) -> list[int]:
+            found = conn.exec_driver_sql(
+                "SELECT rowid FROM bookings_bigrams WHERE bookings_bigrams MATCH '\"渡辺\"'"
+            )
+            return sorted(found.scalars())
+
+        assert await services.db.read(indexed) == [old, new]
+        assert await listed(services, business, "search 渡辺") == ["渡辺 花子", "渡辺 健太"]
+    finally:
+        await services.aclose()
