@@ -74,7 +74,7 @@ class SqlBookingStore:
     def _find(self, conn: Connection, business_id: int, query: BookingFilter) -> Page:
         term = query.term or None
         shape = _ListShape(
-            fts=self._few_fts_matches(conn, term) if term and self._sqlite else None,
+            fts=self._fts_start(conn, term) if term and self._sqlite else None,
             pairs=not self._sqlite and term is not None and search_index.is_pair(term),
             start_from=query.start_from is not None,
             start_before=query.start_before is not None,
@@ -115,14 +115,17 @@ class SqlBookingStore:
             total_exact=total < params["horizon"],
         )
 
-    def _few_fts_matches(self, conn: Connection, folded_term: str) -> str | None:
+    def _fts_start(self, conn: Connection, folded_term: str) -> str | None:
         """On SQLite, the FTS5 table to start from, if it finds few enough bookings."""
         fts_table = search_index.sqlite_index(folded_term)
         if fts_table is None:
             return None
         probe = search_index.fts_probe(fts_table)
-        found = conn.execute(probe, {"phrase": search_index.fts_phrase(folded_term)})
-        return fts_table if int(found.scalar_one()) <= search_index.FTS_CANDIDATES else None
+        few = search_index.FTS_CANDIDATES
+        found = conn.execute(
+            probe, {"phrase": search_index.fts_phrase(folded_term), "enough": few + 1}
+        )
+        return fts_table if int(found.scalar_one()) <= few else None
 
     async def starts_between(
         self, business_id: int, start: datetime, end: datetime

@@ -1,4 +1,4 @@
-"""One way to reach the database: each unit of work is one transaction, off the event loop's way.
+"""One way to reach the database: each write is one transaction, off the event loop's way.
 
 Storage code is plain synchronous SQLAlchemy on a `Connection`, handed whole to
 `Database.read` or `Database.write`:
@@ -8,7 +8,7 @@ Storage code is plain synchronous SQLAlchemy on a `Connection`, handed whole to
   per booking at intake). Writes run on the event loop's own thread, several callers' work
   to one transaction (group commit), and never wait there: see `SqliteDatabase`.
 - PostgreSQL: the same code runs on asyncpg through SQLAlchemy's greenlet bridge (`run_sync`):
-  no threads, and the loop is never blocked.
+  no threads, and the loop is never blocked; reads run in autocommit: see `PostgresDatabase`.
 """
 
 from __future__ import annotations
@@ -59,11 +59,11 @@ def driver_url(url: str) -> URL:
 
 
 class Database(ABC):
-    """Runs units of work as transactions.
+    """Runs units of work: each write as one transaction.
 
     A unit of work may run more than once (SQLite's group commit runs it again, in a
-    savepoint, if a neighbour in its transaction failed), so it must do nothing outside the
-    database.
+    savepoint, if a neighbour in its transaction failed; PostgreSQL runs it again on a new
+    connection if its own was dead), so it must do nothing outside the database.
     """
 
     dialect: str
@@ -451,7 +451,10 @@ class PostgresDatabase(Database):
             except DBAPIError as failure:
                 if not (failure.connection_invalidated and attempt == 0):
                     raise
-                log.warning("database connection lost; reading again on a new one")
+                log.warning(
+                    "database connection lost (%s); reading again on a new one",
+                    type(failure.orig).__name__,
+                )
         raise AssertionError("unreachable")
 
     async def write(self, work: Work[T]) -> T:
@@ -463,7 +466,10 @@ class PostgresDatabase(Database):
                 except DBAPIError as failure:
                     if not (failure.connection_invalidated and attempt == 0):
                         raise
-                    log.warning("database connection lost; writing again on a new one")
+                    log.warning(
+                        "database connection lost (%s); writing again on a new one",
+                        type(failure.orig).__name__,
+                    )
                     continue
                 await conn.commit()  # a failure here may have committed: never repeated
                 return result

@@ -54,30 +54,23 @@ class MailQueue:
         self.retry_window = retry_window
 
     def __call__(self, conn: Connection, new_events: Sequence[Event]) -> None:
-        mailing = [e for e in new_events if mail_for(e.kind)]
-        if not mailing:
-            return
-        # Each email's recipient is read by the INSERT itself (the customer's address on the
-        # booking, or the owner's on the business): one statement, not a read and a write.
         mails: list[dict[str, Any]] = []
         planned: list[dict[str, Any]] = []
-        for event in mailing:
+        for event in new_events:
             failed = event.data.get("outbox_id")
             mails.extend(
-                {
-                    "business_id": event.business_id,
-                    "booking_id": event.booking_id,
-                    "kind": kind.value,
-                    "to_owner": kind.to_owner,
-                    "dedupe_key": (
+                self.mail(
+                    business_id=event.business_id,
+                    booking_id=event.booking_id,
+                    kind=kind,
+                    dedupe_key=(
                         f"failed:{failed}:{event.data['report']}"
                         if failed
                         else f"{event.booking_id}:{kind}"
                     ),
-                    "failed_kind": MailKind(event.data["kind"]).value if failed else None,
-                    "at": event.occurred_at,
-                    "retry_until": event.occurred_at + self.retry_window,
-                }
+                    failed_kind=MailKind(event.data["kind"]) if failed else None,
+                    at=event.occurred_at,
+                )
                 for kind in mail_for(event.kind)
             )
             if event.kind is EventKind.CREATED:
@@ -91,39 +84,41 @@ class MailQueue:
                     }
                     for p in plan_reminders(start_at, event.occurred_at)
                 )
-        conn.execute(_QUEUE_MAIL, mails)
+        self.queue(conn, mails)
         if planned:
             conn.execute(_INSERT_REMINDER, planned)
 
-    def row(
+    def mail(
         self,
         *,
         business_id: int,
         booking_id: int,
         kind: MailKind,
-        recipient: str,
         dedupe_key: str,
         at: datetime,
         failed_kind: MailKind | None = None,
     ) -> dict[str, Any]:
-        """One email to queue, due at once and retried for the retry window."""
+        """One email to queue (see `queue`), due at once and retried for the retry window."""
         return {
             "business_id": business_id,
             "booking_id": booking_id,
             "kind": kind.value,
-            "recipient": recipient,
+            "to_owner": kind.to_owner,
             "dedupe_key": dedupe_key,
             "failed_kind": failed_kind.value if failed_kind else None,
-            "status": DeliveryStatus.PENDING.value,
-            "attempts": 0,
-            "next_attempt_at": at,
+            "at": at,
             "retry_until": at + self.retry_window,
-            "created_at": at,
         }
 
     def queue(self, conn: Connection, mails: Sequence[dict[str, Any]]) -> None:
-        if mails:
-            conn.execute(_INSERT_MAIL, list(mails))
+        """Queue emails. Each recipient is read by the INSERT itself (the customer's address
+        on the booking, or the owner's on the business): one statement, not a read and a
+        write."""
+        if not mails:
+            return
+        queued = conn.execute(_QUEUE_MAIL, list(mails)).rowcount
+        if queued not in (len(mails), -1):  # -1: asyncpg can't count an executemany
+            raise LookupError(f"queued {queued} of {len(mails)} emails: a booking is missing")
 
 
 def _entry(row: Row[Any]) -> QueuedMail:
@@ -336,7 +331,6 @@ class SqlReminders:
                 reminders.c.kind,
                 reminders.c.booking_id,
                 bookings.c.business_id,
-                bookings.c.customer_email,
                 bookings.c.start_at,
                 bookings.c.status,
             )
@@ -363,11 +357,10 @@ class SqlReminders:
                 if not useful:
                     skipped += 1
                     continue
-                mail = self._queue.row(
+                mail = self._queue.mail(
                     business_id=r.business_id,
                     booking_id=r.booking_id,
                     kind=kind,
-                    recipient=r.customer_email,
                     dedupe_key=f"{r.booking_id}:{kind}",
                     at=now,
                 )
@@ -378,7 +371,7 @@ class SqlReminders:
         return await self._db.write(work)
 
 
-# Built once: every new booking and every move runs these (see storage/bookings.py).
+# Built once: every event that mails and every reminder due runs it.
 _QUEUE_MAIL = insert(outbox).from_select(
     [
         "business_id",
@@ -412,5 +405,4 @@ _QUEUE_MAIL = insert(outbox).from_select(
     .join(businesses, businesses.c.id == bookings.c.business_id)
     .where(bookings.c.id == bindparam("booking_id")),
 )
-_INSERT_MAIL = insert(outbox)
 _INSERT_REMINDER = insert(reminders)

@@ -62,8 +62,9 @@ def fts_matches(fts_table: str) -> Select[tuple[int]]:
 
 @functools.cache
 def fts_probe(fts_table: str) -> Select[tuple[int]]:
-    """How many bookings the table finds for `phrase`, counted up to FTS_CANDIDATES + 1."""
-    found = fts_matches(fts_table).limit(FTS_CANDIDATES + 1).subquery()
+    """How many bookings the table finds for `phrase`, counted up to the bound `enough`
+    (FTS_CANDIDATES + 1)."""
+    found = fts_matches(fts_table).limit(bindparam("enough")).subquery()
     return select(func.count()).select_from(found)
 
 

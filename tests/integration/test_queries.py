@@ -192,8 +192,8 @@ async def test_two_character_terms_find_every_booking_that_holds_them_either_way
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Two characters is a whole Japanese surname; trigram indexes can't answer it, so
-    # migration 0005 added a bigram index (SQLite: FTS5 filled by a trigger; PostgreSQL:
-    # GIN on juneplum_bigrams). It must find what a scan finds, nothing more or less.
+    # migration 0005 added indexes of pairs (SQLite: FTS5 filled by triggers; PostgreSQL:
+    # trigrams of the doubled text). They must find what a scan finds, no more, no less.
     start = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
     for i, (name, service) in enumerate(
         [
