@@ -13,7 +13,7 @@ export TEST_POSTGRES_URL
 help:
 	@echo "make run    set up and run the bot (SQLite under var/, console attached)"
 	@echo "make test   set up, lint, type-check, and run every test on SQLite and PostgreSQL"
-	@echo "make bench  run the benchmarks (about 10 minutes; prints figures)"
+	@echo "make bench  run the benchmarks (about 15 minutes; prints figures)"
 
 .tools/bin/uv:
 	python3 -m venv .tools
