@@ -449,12 +449,8 @@ class PostgresDatabase(Database):
                 async with self._reader.connect() as conn:
                     return await conn.run_sync(work)
             except DBAPIError as failure:
-                if not (failure.connection_invalidated and attempt == 0):
+                if not _try_again(failure, attempt, "reading"):
                     raise
-                log.warning(
-                    "database connection lost (%s); reading again on a new one",
-                    type(failure.orig).__name__,
-                )
         raise AssertionError("unreachable")
 
     async def write(self, work: Work[T]) -> T:
@@ -464,12 +460,8 @@ class PostgresDatabase(Database):
                     await conn.begin()
                     result = await conn.run_sync(work)
                 except DBAPIError as failure:
-                    if not (failure.connection_invalidated and attempt == 0):
+                    if not _try_again(failure, attempt, "writing"):
                         raise
-                    log.warning(
-                        "database connection lost (%s); writing again on a new one",
-                        type(failure.orig).__name__,
-                    )
                     continue
                 await conn.commit()  # a failure here may have committed: never repeated
                 return result
@@ -480,6 +472,17 @@ class PostgresDatabase(Database):
 
 
 _ONE_RETRY = (0, 1)
+
+
+def _try_again(failure: DBAPIError, attempt: int, doing: str) -> bool:
+    """Whether a unit of work that failed this way runs once more: only the first time, and
+    only if its connection turned out dead (SQLAlchemy has invalidated the pool by then)."""
+    if not (failure.connection_invalidated and attempt == 0):
+        return False
+    log.warning(
+        "database connection lost (%s); %s again on a new one", type(failure.orig).__name__, doing
+    )
+    return True
 
 
 def open_database(url: str) -> Database:
