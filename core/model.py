@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -51,6 +52,13 @@ class Actor:
         return f"{who} via {self.channel.value}"
 
 
+@functools.cache
+def _zone(name: str) -> ZoneInfo:
+    """Zones kept for the process: ZoneInfo keeps only the last 8 strongly, so with more
+    businesses than that each booking shown re-read its zone's file from disk."""
+    return ZoneInfo(name)
+
+
 @dataclass(frozen=True)
 class Business:
     id: int
@@ -61,7 +69,7 @@ class Business:
 
     @property
     def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        return _zone(self.timezone)
 
 
 @dataclass(frozen=True)

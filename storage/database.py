@@ -104,7 +104,12 @@ class SqliteDatabase(Database):
     """
 
     dialect = "sqlite"
-    CHECKPOINT_EVERY = 50  # transactions on the loop between two checkpoints
+    # Transactions on the loop between two checkpoints. A page written again before the
+    # next checkpoint (an index's last leaf, the search tables' newest segment) is copied to
+    # the database once: at 200 the store took ~20% less CPU per booking than at 50. The log
+    # then reaches ~24 MB when every booking is its own transaction (~30 pages each); SQLite's
+    # own default, 1,000 pages, is 4 MB but checkpoints inside the commit that crosses it.
+    CHECKPOINT_EVERY = 200
 
     def __init__(self, url: URL) -> None:
         Path(url.database or "").parent.mkdir(parents=True, exist_ok=True)

@@ -275,6 +275,9 @@ async def test_identical_requests_at_once_make_one_booking(
 
 INVALID = [
     pytest.param(b'{"customer": {"name": "Ana",', ["body", 28], id="bad-json"),
+    pytest.param(b"", ["body"], id="no-body"),
+    pytest.param(b'{"notes": "\xff"}', ["body", 11], id="not-utf-8"),
+    pytest.param(b"[]", ["body"], id="not-an-object"),
     pytest.param(raw(good(start="2026-02-30T10:00:00+00:00")), ["body", "start"], id="no-such-day"),
     pytest.param(raw(good(start="2026-11-26T10:00:00")), ["body", "start"], id="no-offset"),
     pytest.param(
@@ -558,6 +561,14 @@ async def test_health_and_the_api_description_need_no_key(api: httpx.AsyncClient
         "/api/bookings/{booking_id}/cancel",
     } <= set(paths)
     assert "/healthz" not in paths
+    intake = paths["/api/bookings"]["post"]
+    body = intake["requestBody"]["content"]["application/json"]["schema"]
+    schemas = described.json()["components"]["schemas"]
+    assert body == {"$ref": "#/components/schemas/BookingIn"}
+    assert {"customer", "service", "start", "payment"} <= set(schemas["BookingIn"]["required"])
+    assert {p["name"] for p in intake["parameters"]} == {"Authorization", "Idempotency-Key"}
+    refs = set(re.findall(r'"#/components/schemas/(\w+)"', described.text))
+    assert refs <= set(schemas)  # every schema referred to is described
 
 
 # --- logging ----------------------------------------------------------------------------------
