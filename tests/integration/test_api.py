@@ -319,6 +319,53 @@ async def test_an_overlong_idempotency_key_is_refused_naming_the_header(
     assert await written(services) == NOTHING
 
 
+async def test_a_body_that_is_not_json_is_refused_as_fastapi_refuses_it(
+    api: httpx.AsyncClient, services: Services
+) -> None:
+    for content_type in ("text/plain", None):
+        headers = {**PLUM, **({"Content-Type": content_type} if content_type else {})}
+        response = await api.post("/api/bookings", content=raw(GOOD), headers=headers)
+        assert response.status_code == 422, response.text
+        assert locs(response) == [["body"]]
+    problem_json = {**PLUM, "Content-Type": "application/problem+json; charset=utf-8"}
+    assert (
+        await api.post("/api/bookings", content=raw(GOOD), headers=problem_json)
+    ).status_code == 201
+
+
+async def test_every_bad_header_and_field_is_named_in_one_answer(
+    api: httpx.AsyncClient, services: Services
+) -> None:
+    headers = {**PLUM, "Idempotency-Key": "k" * 256}
+    body = good(**{"customer.email": "ana-at-example", "payment.provider": "venmo"})
+
+    response = await api.post("/api/bookings", json=body, headers=headers)
+
+    assert response.status_code == 422, response.text
+    assert locs(response) == [
+        ["header", "idempotency-key"],
+        ["body", "customer", "email"],
+        ["body", "payment", "provider"],
+    ]
+    assert await written(services) == NOTHING
+
+
+async def test_json_nested_past_any_parser_is_a_422_not_a_crash(
+    api: httpx.AsyncClient, services: Services
+) -> None:
+    response = await api.post("/api/bookings", content=b"[" * 100_000, headers={**PLUM, **JSON})
+
+    assert response.status_code == 422, response.text
+    assert locs(response)[0][0] == "body"
+    assert await written(services) == NOTHING
+
+
+async def test_the_api_key_is_checked_before_the_body(api: httpx.AsyncClient) -> None:
+    response = await api.post("/api/bookings", content=b"{not json", headers=JSON)
+
+    assert response.status_code == 401, response.text
+
+
 @pytest.mark.parametrize(
     "headers",
     [
@@ -566,7 +613,7 @@ async def test_health_and_the_api_description_need_no_key(api: httpx.AsyncClient
     schemas = described.json()["components"]["schemas"]
     assert body == {"$ref": "#/components/schemas/BookingIn"}
     assert {"customer", "service", "start", "payment"} <= set(schemas["BookingIn"]["required"])
-    assert {p["name"] for p in intake["parameters"]} == {"Authorization", "Idempotency-Key"}
+    assert {p["name"] for p in intake["parameters"]} == {"authorization", "idempotency-key"}
     refs = set(re.findall(r'"#/components/schemas/(\w+)"', described.text))
     assert refs <= set(schemas)  # every schema referred to is described
 

@@ -106,6 +106,24 @@ async def test_the_sqlite_write_ahead_log_is_checkpointed_as_writes_go_on(
     assert await count(services, bookings) == 1000
 
 
+async def test_the_write_ahead_log_stays_bounded_when_bookings_arrive_in_big_batches(
+    sqlite_services: Services, sqlite_business: Business
+) -> None:
+    services, business = sqlite_services, sqlite_business
+    wal = Path(services.settings.database_url.removeprefix("sqlite:///") + "-wal")
+    for first in range(0, 4096, 64):  # 64 at once: one transaction each, 64 in all
+        await asyncio.gather(
+            *(
+                services.desk.intake(business, new_booking(txn=f"B-{n}"), PAGE)
+                for n in range(first, first + 64)
+            )
+        )
+    await asyncio.sleep(0.2)
+    # Counting transactions alone, none of the 64 would checkpoint: the log reached 22 MB.
+    assert (await asyncio.to_thread(wal.stat)).st_size < 12 * 1024 * 1024
+    assert await count(services, bookings) == 4096
+
+
 async def test_a_write_that_fails_among_others_fails_alone_and_theirs_are_kept(
     services: Services, business: Business
 ) -> None:
