@@ -74,7 +74,7 @@ class SqlBookingStore:
     def _find(self, conn: Connection, business_id: int, query: BookingFilter) -> Page:
         term = query.term or None
         shape = _ListShape(
-            fts=self._fts_start(conn, term) if term and self._sqlite else None,
+            fts=self._fts_start(conn, business_id, term) if term and self._sqlite else None,
             pairs=not self._sqlite and term is not None and search_index.is_pair(term),
             start_from=query.start_from is not None,
             start_before=query.start_before is not None,
@@ -115,8 +115,9 @@ class SqlBookingStore:
             total_exact=total < params["horizon"],
         )
 
-    def _fts_start(self, conn: Connection, folded_term: str) -> str | None:
-        """On SQLite, the FTS5 table to start from, if it finds few enough bookings."""
+    def _fts_start(self, conn: Connection, business_id: int, folded_term: str) -> str | None:
+        """On SQLite, the FTS5 table to start from, if it finds few enough bookings: few
+        overall, and few beside the business's own (see `search_index.index_pays`)."""
         fts_table = search_index.sqlite_index(folded_term)
         if fts_table is None:
             return None
@@ -125,7 +126,14 @@ class SqlBookingStore:
         found = conn.execute(
             probe, {"phrase": search_index.fts_phrase(folded_term), "enough": few + 1}
         )
-        return fts_table if int(found.scalar_one()) <= few else None
+        candidates = int(found.scalar_one())
+        if candidates > few:
+            return None
+        enough = search_index.business_rows_needed(candidates)
+        counted = conn.execute(
+            search_index.BUSINESS_ROWS, {"business_id": business_id, "enough": enough}
+        )
+        return fts_table if search_index.index_pays(candidates, counted.scalar_one()) else None
 
     async def starts_between(
         self, business_id: int, start: datetime, end: datetime
