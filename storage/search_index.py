@@ -32,6 +32,10 @@ FTS_CANDIDATES = 5000
 # it a common term in a mid-sized database (4,400 matches over 50,000 bookings) went through
 # the index for a business of 222 bookings: 13 ms, where the scan takes under 1.
 SCAN_ROWS_PER_CANDIDATE = 12
+# Counting a business's bookings costs what scanning them does (~0.2 µs each), so the count
+# stops here (~2 ms). A business this big takes the index when it finds few enough: at worst
+# 5,000 candidates (~15 ms) where the scan might have been cheaper, as before the count.
+BUSINESS_ROWS_COUNTED = 10_000
 TRIGRAMS = "bookings_fts"
 BIGRAMS = "bookings_bigrams"
 
@@ -94,13 +98,14 @@ def has_doubled_pair() -> ColumnElement[bool]:
 
 def business_rows_needed(candidates: int) -> int:
     """How many of the business's bookings `index_pays` needs to count, at most."""
-    return candidates * SCAN_ROWS_PER_CANDIDATE + 1
+    return min(candidates * SCAN_ROWS_PER_CANDIDATE + 1, BUSINESS_ROWS_COUNTED)
 
 
 def index_pays(candidates: int, business_rows: int) -> bool:
     """Start from the index's `candidates` (a count over every business) rather than scan
     the business, whose bookings were counted up to `business_rows_needed(candidates)`?
-    Only when the scan could cost more: when the business has that many."""
+    Only when the scan could cost more: when the business has that many (or is too big to
+    count further)."""
     return business_rows >= business_rows_needed(candidates)
 
 

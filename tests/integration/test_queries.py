@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine, event
 
 import storage.search_index
 from bot.app import Services, build_services
@@ -16,7 +17,7 @@ from core.lifecycle import Move
 from core.model import Business
 from core.replies import BookingList, CalendarMonth, Problem
 from storage import migrate
-from tests.conftest import OWNER, PAGE, _plum_salon, new_booking
+from tests.conftest import NOW, OWNER, PAGE, _plum_salon, new_booking
 
 
 async def add(
@@ -185,6 +186,45 @@ async def test_rare_and_common_terms_find_the_same_bookings_whichever_index_answ
         (await services.desk.booking(business, 1)), Move.CANCEL, OWNER, None, start
     )
     assert await listed(services, business, "search elodie") == rare  # status changes keep it
+
+
+async def test_sqlite_starts_a_search_from_the_index_only_for_a_business_big_enough(
+    sqlite_services: Services, sqlite_business: Business, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services, small = sqlite_services, sqlite_business
+    big = await services.businesses.add(
+        name="Big Salon",
+        timezone="America/New_York",
+        owner_email="owner@big.example",
+        currency="USD",
+        api_key="jp_test_key_big",
+        at=NOW,
+    )
+    start = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+    for i in range(3):
+        await add(services, small, f"Élodie {i}", "Cut", start + timedelta(hours=i))
+    for i in range(40):  # bookings the term doesn't match: only the business's size counts
+        await add(services, big, f"Zed {i}", "Cut", start + timedelta(hours=i))
+    await add(services, big, "Élodie Big", "Cut", start)
+    monkeypatch.setattr(storage.search_index, "SCAN_ROWS_PER_CANDIDATE", 10)
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        statements.append(sql)
+
+    def matches_run() -> int:
+        return sum("MATCH" in sql for sql in statements)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        # 4 found anywhere: worth it for a business of 41 or more (4 x 10 + 1), not for 3.
+        assert await listed(services, small, "search élodie") == [f"Élodie {i}" for i in (2, 1, 0)]
+        assert matches_run() == 1  # the probe alone: the small business was scanned
+        statements.clear()
+        assert await listed(services, big, "search élodie") == ["Élodie Big"]
+        assert matches_run() == 2  # the probe, then the list from the index
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
 
 
 async def test_two_character_terms_find_every_booking_that_holds_them_either_way(

@@ -17,6 +17,8 @@ def counted(business_rows: int, candidates: int) -> int:
     [
         (4_393, 222, False),  # a common term in a mid-sized database, a small business: scan
         (4_393, 100_000, True),  # the same term in a business of 100,000: the index
+        (4_393, 5_000, False),  # ... of 5,000: reading them all is cheaper
+        (5_000, 10_000, True),  # counted no further than 10,000 (the count costs as a scan)
         (12, 4_435, True),  # a rare name, a typical business: the index
         (12, 100, False),  # a rare name in a business of 100: reading 100 rows is cheaper
         (0, 1, True),  # nothing anywhere: the index says so at once
