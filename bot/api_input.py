@@ -87,7 +87,7 @@ def _json_error_at(raw: bytes) -> int:
     except UnicodeDecodeError as exc:  # bytes that aren't text
         return exc.start
     except (ValueError, RecursionError):
-        return 0
+        pass
     return 0
 
 

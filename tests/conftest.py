@@ -139,8 +139,7 @@ async def sqlite_business(sqlite_services: Services) -> Business:
     return await _plum_salon(sqlite_services)
 
 
-@pytest.fixture
-async def other_business(services: Services) -> Business:
+async def _kiwi_tutors(services: Services) -> Business:
     return await services.businesses.add(
         name="Kiwi Tutors",
         timezone="Pacific/Auckland",
@@ -149,6 +148,11 @@ async def other_business(services: Services) -> Business:
         api_key="jp_test_key_kiwi",
         at=NOW,
     )
+
+
+@pytest.fixture
+async def other_business(services: Services) -> Business:
+    return await _kiwi_tutors(services)
 
 
 def new_booking(

@@ -17,7 +17,7 @@ from core.lifecycle import Move
 from core.model import Business
 from core.replies import BookingList, CalendarMonth, Problem
 from storage import migrate
-from tests.conftest import NOW, OWNER, PAGE, _plum_salon, new_booking
+from tests.conftest import OWNER, PAGE, _kiwi_tutors, _plum_salon, new_booking
 
 
 async def add(
@@ -192,14 +192,7 @@ async def test_sqlite_starts_a_search_from_the_index_only_for_a_business_big_eno
     sqlite_services: Services, sqlite_business: Business, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services, small = sqlite_services, sqlite_business
-    big = await services.businesses.add(
-        name="Big Salon",
-        timezone="America/New_York",
-        owner_email="owner@big.example",
-        currency="USD",
-        api_key="jp_test_key_big",
-        at=NOW,
-    )
+    big = await _kiwi_tutors(services)
     start = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
     for i in range(3):
         await add(services, small, f"Élodie {i}", "Cut", start + timedelta(hours=i))
