@@ -31,9 +31,10 @@ from core.model import Actor, Booking, Business, HistoryEntry, NewBooking, Page
 from core.ports import BookingFilter
 from storage import rows, search_index
 from storage.database import Database
-from storage.event_feed import EventHook, record_events
+from storage.event_feed import EventHook, event_rows, record_events
 from storage.recent import Recent
 from storage.tables import booking_history, bookings, businesses, intake_keys
+from storage.writes import Guarded, Rows
 
 # Lists fetch ids up to this many past the page in one scan, so the total is exact for small
 # results and shown as "N+" for big ones instead of counting a whole business on every page.
@@ -214,25 +215,27 @@ class SqlBookingStore:
             at=at, actor=actor, from_status=booking.status, to_status=move.target, reason=reason
         )
 
-        def work(conn: Connection) -> Booking | None:
-            # The conditional update is the lock: exactly one of two racing moves changes a row.
-            changed = conn.execute(
-                _MOVE,
-                {
-                    "booking_id": booking.id,
-                    "of_business": booking.business_id,
-                    "expected": booking.status.value,
-                    "target": move.target.value,
-                    "at": at,
-                },
-            )
-            if changed.rowcount != 1:
-                return None
-            conn.execute(_INSERT_HISTORY, rows.history_values(booking.id, entry))
-            self._record(conn, [domain_events.booking_moved(booking, move, actor, at, reason)])
-            return replace(booking, status=move.target, history=(*booking.history, entry))
-
-        return await self._db.write(work)
+        # The conditional update is the lock: exactly one of two racing moves changes a row,
+        # and only that one writes its history, event and mail.
+        change = Guarded(
+            _MOVE,
+            {
+                "booking_id": booking.id,
+                "of_business": booking.business_id,
+                "expected": booking.status.value,
+                "target": move.target.value,
+                "at": at,
+            },
+            [
+                Rows(_INSERT_HISTORY, [rows.history_values(booking.id, entry)]),
+                *event_rows(
+                    [domain_events.booking_moved(booking, move, actor, at, reason)], self._hooks
+                ),
+            ],
+        )
+        if not await self._db.write_guarded(change):
+            return None
+        return replace(booking, status=move.target, history=(*booking.history, entry))
 
     def _record(self, conn: Connection, new_events: Sequence[Event]) -> None:
         record_events(conn, new_events, self._hooks)

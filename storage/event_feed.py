@@ -10,17 +10,25 @@ from core.events import Event
 from storage import rows
 from storage.database import Database
 from storage.tables import events
+from storage.writes import Rows, insert_rows
 
-EventHook = Callable[[Connection, Sequence[Event]], None]
+# What else an event causes (its emails), written in the event's own transaction.
+EventHook = Callable[[Sequence[Event]], list[Rows]]
+
+
+def event_rows(new_events: Sequence[Event], hooks: Sequence[EventHook]) -> list[Rows]:
+    """What recording events inserts: the events, and what the hooks add (e.g. mail)."""
+    written = [Rows(_INSERT_EVENT, [rows.event_values(e) for e in new_events])]
+    for hook in hooks:
+        written.extend(hook(new_events))
+    return written
 
 
 def record_events(
     conn: Connection, new_events: Sequence[Event], hooks: Sequence[EventHook]
 ) -> None:
-    """Append events to the stream and run the hooks (e.g. queue mail) in the same transaction."""
-    conn.execute(_INSERT_EVENT, [rows.event_values(e) for e in new_events])
-    for hook in hooks:
-        hook(conn, new_events)
+    """Append events to the stream, with what the hooks add, in the caller's transaction."""
+    insert_rows(conn, event_rows(new_events, hooks))
 
 
 class SqlEventFeed:

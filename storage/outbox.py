@@ -42,18 +42,20 @@ from storage import rows
 from storage.database import Database
 from storage.event_feed import record_events
 from storage.tables import booking_history, bookings, businesses, outbox, reminders
+from storage.writes import Rows, insert_rows
 
 RETRY_WINDOW = timedelta(hours=24)
 MAILER = Actor(ActorKind.SYSTEM, Channel.SYSTEM, "mailer")
 
 
 class MailQueue:
-    """Event hook: queue each event's emails (and a new booking's reminders) in its transaction."""
+    """Event hook: the rows that queue each event's emails (and plan a new booking's
+    reminders), inserted with the event, in its transaction."""
 
     def __init__(self, retry_window: timedelta = RETRY_WINDOW) -> None:
         self.retry_window = retry_window
 
-    def __call__(self, conn: Connection, new_events: Sequence[Event]) -> None:
+    def __call__(self, new_events: Sequence[Event]) -> list[Rows]:
         mails: list[dict[str, Any]] = []
         planned: list[dict[str, Any]] = []
         for event in new_events:
@@ -84,9 +86,7 @@ class MailQueue:
                     }
                     for p in plan_reminders(start_at, event.occurred_at)
                 )
-        self.queue(conn, mails)
-        if planned:
-            conn.execute(_INSERT_REMINDER, planned)
+        return [Rows(_QUEUE_MAIL, mails), Rows(_INSERT_REMINDER, planned)]
 
     def mail(
         self,
@@ -114,11 +114,7 @@ class MailQueue:
         """Queue emails. Each recipient is read by the INSERT itself (the customer's address
         on the booking, or the owner's on the business): one statement, not a read and a
         write."""
-        if not mails:
-            return
-        queued = conn.execute(_QUEUE_MAIL, list(mails)).rowcount
-        if queued not in (len(mails), -1):  # -1: asyncpg can't count an executemany
-            raise LookupError(f"queued {queued} of {len(mails)} emails: a booking is missing")
+        insert_rows(conn, [Rows(_QUEUE_MAIL, mails)])
 
 
 def _entry(row: Row[Any]) -> QueuedMail:
