@@ -488,8 +488,10 @@ class PostgresDatabase(Database):
         raise AssertionError("unreachable")
 
     async def write_guarded(self, change: Guarded) -> bool:
-        # Run again on a new connection if this one was dead. If the first run did commit,
-        # the second finds the booking moved and changes nothing, so it is never done twice.
+        # Run again on a new connection if this one was dead. One statement can't tell
+        # whether it failed before or after committing: if the first run did commit, the
+        # second finds the booking moved and writes nothing, so nothing is done twice (and
+        # the owner is told the booking is already in its new status, which it is).
         statement, values = one_statement(change)
         for attempt in _ONE_RETRY:
             try:

@@ -10,10 +10,10 @@ move took seven of them.
 from __future__ import annotations
 
 import functools
-import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from typing import cast as typed
 
 from sqlalchemy import (
     CTE,
@@ -30,6 +30,7 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
+    true,
 )
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import BindParameter, ClauseElement
@@ -60,7 +61,8 @@ class Guarded:
 
 def insert_rows(conn: Connection, writes: Sequence[Rows]) -> None:
     """Insert each set of rows. An INSERT ... SELECT that found nothing to read (a booking
-    that isn't there) raises, and the transaction with it."""
+    that isn't there) raises, and the transaction with it; asyncpg can't count the rows of
+    a multi-row insert, so there the check is the guarded change's (`one_statement`)."""
     for rows in writes:
         if not rows.params:
             continue
@@ -72,7 +74,10 @@ def insert_rows(conn: Connection, writes: Sequence[Rows]) -> None:
 
 def run_guarded(conn: Connection, change: Guarded) -> bool:
     """A guarded change in the caller's transaction; whether the guard changed a row."""
-    if conn.execute(change.guard, change.params).rowcount != 1:
+    changed = conn.execute(change.guard, change.params).rowcount
+    if changed > 1:  # a guard that isn't one row's: roll it all back
+        raise LookupError(f"a guard changed {changed} rows; it may change one")
+    if changed == 0:
         return False
     insert_rows(conn, change.then)
     return True
@@ -88,6 +93,10 @@ def one_statement(change: Guarded) -> tuple[Select[Any], dict[str, Any]]:
     race inserts nothing. An INSERT ... SELECT that finds nothing to read while the guard
     changed a row fails the whole statement (a cast of a word to an integer in the final
     SELECT: plain SQL has no RAISE), so nothing is written, as `insert_rows` rolls back.
+
+    Every part reads the tables as they were when the statement began, so the rows may not
+    depend on what the guard changes (on SQLite they would see it): the mail's recipient is
+    the customer's address, which no move changes.
     """
     parts = [(rows.statement, params) for rows in change.then for params in rows.params]
     statement = _composed(change.guard, tuple((s, tuple(sorted(p))) for s, p in parts))
@@ -97,10 +106,11 @@ def one_statement(change: Guarded) -> tuple[Select[Any], dict[str, Any]]:
     return statement, values
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)
 def _composed(guard: Update, parts: tuple[tuple[Insert, tuple[str, ...]], ...]) -> Select[Any]:
-    """The statement of one shape (guard, and which inserts with which keys), built and
-    compiled once."""
+    """The statement of one shape (guard, and which inserts with which keys), built once, so
+    SQLAlchemy compiles it and asyncpg prepares it once. The shapes are few: a move's kind
+    and the emails it queues."""
     hit: Any = literal_column("1").label("hit")
     moved = guard.returning(hit).cte("moved")
     guarded = select(moved.c.hit).exists()
@@ -109,9 +119,11 @@ def _composed(guard: Update, parts: tuple[tuple[Insert, tuple[str, ...]], ...]) 
         for i, (statement, keys) in enumerate(parts)
     ]
     moved_count = _count(moved)
-    complete = and_(*(_count(part) == moved_count for part in inserts))
+    complete = and_(true(), *(_count(part) == moved_count for part in inserts))
     return select(
         moved_count.label("moved"),
+        # The cast wraps the CASE, whose conditions read the CTEs: nothing here is a constant
+        # the planner could fold (and fail on) before the statement runs.
         cast(
             case((complete, literal_column("'0'")), else_=literal_column(f"'{ROWS_MISSING}'")),
             Integer,
@@ -121,7 +133,7 @@ def _composed(guard: Update, parts: tuple[tuple[Insert, tuple[str, ...]], ...]) 
 
 def rows_were_missing(failure: DBAPIError) -> bool:
     """Whether `one_statement` failed because an INSERT ... SELECT found nothing to read."""
-    return f'"{ROWS_MISSING}"' in str(failure.orig)
+    return ROWS_MISSING in str(failure.orig)
 
 
 def _count(cte: CTE) -> Any:
@@ -134,6 +146,8 @@ def _guarded_insert(statement: Insert, keys: tuple[str, ...], prefix: str, guard
     table = statement.table
     source = statement.select
     if source is None:  # INSERT ... VALUES: the values as a SELECT of parameters
+        if not statement.compare(insert(table)):
+            raise ValueError(f"only a plain insert(table) can be guarded: {statement}")
         values = select(*(bindparam(prefix + k, type_=table.c[k].type) for k in keys))
         return insert(table).from_select(list(keys), values.where(guard))
     renamed: Select[Any] = replacement_traverse(source, {}, functools.partial(_renamed, prefix))
@@ -142,10 +156,12 @@ def _guarded_insert(statement: Insert, keys: tuple[str, ...], prefix: str, guard
     def swap(element: ClauseElement, **_: Any) -> ClauseElement | None:
         return fenced if element is source else None
 
-    return typing.cast(Insert, replacement_traverse(statement, {}, swap))
+    return typed(Insert, replacement_traverse(statement, {}, swap))
 
 
 def _renamed(prefix: str, element: ClauseElement) -> ClauseElement | None:
-    if isinstance(element, BindParameter) and not element.unique:  # literal()s keep theirs
-        return bindparam(prefix + element.key, type_=element.type)
-    return None
+    if not isinstance(element, BindParameter) or element.unique:  # literal()s keep theirs
+        return None
+    if element.value is not None or element.callable or element.expanding:
+        raise ValueError(f"parameter {element.key!r} must be a plain bindparam(key, type_=...)")
+    return bindparam(prefix + element.key, type_=element.type)

@@ -17,7 +17,7 @@ from core.events import EventKind
 from core.lifecycle import Move, MoveOutcome, Status
 from core.model import ActorKind, Business, Channel
 from core.replies import BookingCard, Problem
-from storage.tables import booking_history, bookings, events
+from storage.tables import booking_history, bookings, events, outbox
 from tests.conftest import NOW, OTHER_OWNER, OWNER, PAGE, new_booking
 
 
@@ -94,6 +94,8 @@ async def test_two_moves_from_the_same_read_change_the_row_once(
     assert final == next(w for w in won if w is not None)  # the winner was told the truth
     assert await count(services, booking_history) == 2
     assert await count(services, events) == 2
+    mails = [await count(services, outbox, kind=kind) for kind in ("confirmed", "cancelled")]
+    assert mails == ([1, 0] if won[0] else [0, 1])  # the winner's email only, once
 
 
 class SlowReader:

@@ -118,12 +118,14 @@ async def test_a_change_whose_rows_cannot_be_read_is_refused_whole(
     # The email's INSERT ... SELECT reads a booking that isn't there: nothing may land,
     # not even the guard's own update, on SQLite (a transaction) or PostgreSQL (one statement).
     booking, _ = await services.desk.intake(business, new_booking(), PAGE)
+    readable = confirm(booking.id, failed_mail(booking.id, business, "kept"))  # its parts first
     missing = Guarded(
-        GUARD,
-        {"booking_id": booking.id, "expected": "pending", "target": "confirmed"},
-        MailQueue()([failed_mail(booking.id + 1000, business, "lost")]),
+        readable.guard,
+        readable.params,
+        [*readable.then, *MailQueue()([failed_mail(booking.id + 1000, business, "lost")])],
     )
     with pytest.raises(LookupError):
         await services.db.write_guarded(missing)
     assert (await services.desk.booking(business, booking.id)).status is Status.PENDING
     assert all(m.kind != "delivery-failed" for m in await rows_of(services, outbox, booking.id))
+    assert [e.kind for e in await rows_of(services, events, booking.id)] == ["booking.created"]
