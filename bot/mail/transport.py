@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import re
 from email.message import Message
 from pathlib import Path
 from typing import Literal, Protocol
 
 import aiosmtplib
+from aiosmtplib.email import extract_recipients, extract_sender
 
 
 class DeliveryError(Exception):
@@ -84,19 +86,20 @@ class SmtpTransport:
         return client
 
     async def send(self, message: Message) -> None:
+        envelope = _envelope(message)
         client: aiosmtplib.SMTP | None = None
         try:
             if self._idle:
                 client = self._idle.pop()
                 try:
-                    await client.send_message(message)
+                    await client.sendmail(*envelope)
                     self._idle.append(client)
                     return
                 except aiosmtplib.SMTPServerDisconnected:
                     # The server closed this idle connection meanwhile: one fresh try.
                     await _discard(client)
             client = await self._connect()
-            await client.send_message(message)
+            await client.sendmail(*envelope)
         except aiosmtplib.SMTPException as exc:
             await _discard(client)
             raise _classify(exc) from None
@@ -111,6 +114,20 @@ class SmtpTransport:
         idle, self._idle = self._idle, []
         for client in idle:
             await _discard(client, polite=True)
+
+
+def _envelope(message: Message) -> tuple[str, list[str], bytes]:
+    """Sender, recipients and the message written out with its own policy (compose's: SMTP
+    line endings, a cheaper header fold), where `send_message` would write it again with
+    plain compat32. Bcc headers are the envelope's, never the message's."""
+    sender = extract_sender(message)
+    recipients = extract_recipients(message)
+    if sender is None or not recipients:
+        raise DeliveryError("the message has no From or no recipient", permanent=True)
+    if "Bcc" in message or "Resent-Bcc" in message:
+        message = copy.copy(message)
+        del message["Bcc"], message["Resent-Bcc"]
+    return sender, recipients, message.as_bytes()
 
 
 def _classify(exc: aiosmtplib.SMTPException) -> DeliveryError:

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from email.message import Message
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -646,3 +647,26 @@ async def test_a_failed_read_of_the_batch_retries_its_emails_soon(
     clock.advance(seconds=5)
     await mail.dispatcher.run_once()
     assert sorted(smtp.mailbox.kinds()) == ["created", "owner-new-booking"]
+
+
+async def test_the_transport_sends_the_envelope_and_keeps_bcc_off_the_message(
+    smtp: SmtpServer,
+) -> None:
+    # The transport writes messages out itself (compose's policy); the envelope is read from
+    # the headers as aiosmtplib's send_message reads it, and Bcc never travels in the message.
+    message = Message()
+    message["From"] = "Plum Salon <bookings@plum.example>"
+    message["To"] = "Ana <ana@example.com>"
+    message["Bcc"] = "audit@plum.example"
+    message["Subject"] = "Hello"
+    message.set_payload("Hi.\n")
+    transport = SmtpTransport(host="127.0.0.1", port=smtp.port, tls="none", timeout=5)
+    try:
+        await transport.send(message)
+    finally:
+        await transport.close()
+    assert smtp.mailbox.recipients == [["ana@example.com", "audit@plum.example"]]
+    [received] = smtp.mailbox.messages
+    assert received["Bcc"] is None
+    assert (received["Subject"], received.get_content().strip()) == ("Hello", "Hi.")
+    assert message["Bcc"] == "audit@plum.example"  # the caller's message is left as it was

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar, Component
 
-from bot.mail.compose import compose
+from bot.mail.compose import POLICY, compose
 from bot.mail.ics import uid
 from core.lifecycle import Status
 from core.model import (
@@ -533,3 +533,44 @@ def test_ascii_that_looks_like_an_encoded_word_is_shown_as_typed() -> None:
     msg = built(MailKind.CREATED, booking(name="=?utf-8?q?evil=40bank=2Ecom?="))
     parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
     assert "evil@bank.com" not in str(parsed["To"])
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Booking confirmed: Cut on Tue 3 Mar, 10:00",
+        "tab\tinside  and  double  spaces ",
+        " leading space",
+        "x" * (78 - len("Subject: ")),  # exactly the longest line written as is
+        "x" * (79 - len("Subject: ")),  # one longer: folded as compat32 folds it
+        "a " * 40,
+        "=?utf-8?q?looks_encoded?=",
+        "bell\x07 and \x0b vertical tab",  # control characters: compat32's own way
+        "",
+    ],
+)
+def test_headers_are_written_exactly_as_compat32_writes_them(value: str) -> None:
+    ours = Message(policy=POLICY)
+    theirs = Message(policy=email.policy.compat32.clone(linesep="\r\n"))
+    for msg in (ours, theirs):
+        msg["Subject"] = value
+        msg.set_payload("x")
+    assert ours.as_bytes() == theirs.as_bytes()
+    assert ours.as_string() == theirs.as_string()
+
+
+def test_bodies_survive_quoted_printable_whatever_they_hold() -> None:
+    # "=" and lines that look like our boundaries, trailing spaces, a long line, non-ASCII.
+    notes = "a=b  \n--=_alt_0123456789abcdef\n--=_mix_x--\n" + "word " * 40 + "\nZoë 渡辺\t"
+    b = booking(notes=notes)
+
+    raw = built(MailKind.CREATED, b).as_bytes()
+
+    assert raw.isascii()
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    assert structure(msg) == structure(sent(MailKind.CREATED))  # the boundaries held
+    lines = body(msg, "plain").splitlines()
+    for line in notes.split("\n"):  # the template indents notes; each line ends whole
+        assert any(shown.endswith(line) for shown in lines), line
