@@ -13,8 +13,10 @@ Bodies are 7-bit clean (quoted-printable or base64 where needed), so no relay ne
 from __future__ import annotations
 
 import binascii
+import re
 import secrets
 from datetime import datetime, timedelta
+from email import quoprimime
 from email.charset import QP, Charset
 from email.header import Header
 from email.message import Message
@@ -45,30 +47,28 @@ class _Policy(Compat32):
     writing a message out (py-spy, bench/mail_delivery)."""
 
     def fold(self, name: str, value: Any) -> str:
-        if _one_line(name, value):
+        if self._one_line(name, value):
             return f"{name}: {value}{self.linesep}"
         return super().fold(name, value)
 
     def fold_binary(self, name: str, value: Any) -> bytes:
-        if _one_line(name, value):
+        if self._one_line(name, value):
             return f"{name}: {value}{self.linesep}".encode("ascii")
         return super().fold_binary(name, value)
 
-
-def _one_line(name: str, value: Any) -> bool:
-    return (
-        type(value) is str
-        and value.isascii()
-        and value.replace("\t", " ").isprintable()
-        and len(name) + 2 + len(value) <= MAX_LINE
-    )
+    def _one_line(self, name: str, value: Any) -> bool:
+        return (
+            type(value) is str
+            and value.isascii()
+            and value.replace("\t", " ").isprintable()
+            and len(name) + 2 + len(value) <= (self.max_line_length or 78)
+        )
 
 
 # The classic email classes with headers written already encoded: the modern EmailMessage API
 # re-parses every header on assignment, which made composing 4x slower (bench/mail_delivery).
 # Bodies quoted-printable (or base64), so the message is 7-bit and survives any relay.
-MAX_LINE = 78
-POLICY = _Policy(linesep="\r\n", max_line_length=MAX_LINE)
+POLICY = _Policy(linesep="\r\n")
 _UTF8 = Charset("utf-8")
 _UTF8.header_encoding = QP
 _NOT_IN_ADDR = frozenset(' <>,;"\r\n')
@@ -187,13 +187,30 @@ def _part(text: str, subtype: str, **params: str) -> MIMENonMultipart:
     part = MIMENonMultipart("text", subtype, policy=POLICY, charset="utf-8", **params)
     del part["MIME-Version"]
     part["Content-Transfer-Encoding"] = "quoted-printable"
-    part.set_payload(binascii.b2a_qp(text.encode("utf-8"), istext=True).decode("ascii"))
+    part.set_payload(_quoted_printable(text))
     return part
 
 
+def _quoted_printable(text: str) -> str:
+    # Lone CRs become line breaks first: b2a_qp would keep one raw, and the space before it.
+    data = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
+    encoded = binascii.b2a_qp(data, istext=True).decode("ascii")
+    if _TOO_LONG.search(encoded):
+        # b2a_qp writes a line's last space or tab as =20 / =09 after measuring the line,
+        # which can take it to 78 characters; RFC 2045 says 76. Rare: the email package's
+        # own encoder, in Python, for this text.
+        encoded = quoprimime.body_encode(data.decode("latin-1"))
+    return encoded
+
+
+_TOO_LONG = re.compile(r"^[^\n]{77}", re.MULTILINE)
+
+
 def _boundary(kind: str) -> str:
-    """A multipart boundary no part can hold: parts are quoted-printable (where "=" is
-    always "=3D") or base64, so no line of theirs starts with "--=_". Given, so writing the
+    """A multipart boundary no part can hold. Every leaf part is quoted-printable (where an
+    "=" only ever starts a hex escape or a soft break, never "=_") or base64 (no "_" at all),
+    so no line of theirs starts with "--=_"; and "alt" and "mix" are not prefixes of each
+    other, so the outer boundary never matches the inner one's lines. Given, so writing the
     message out needn't search every part for a random one that is free."""
     return f"=_{kind}_{secrets.token_hex(8)}"
 

@@ -119,15 +119,19 @@ class SmtpTransport:
 def _envelope(message: Message) -> tuple[str, list[str], bytes]:
     """Sender, recipients and the message written out with its own policy (compose's: SMTP
     line endings, a cheaper header fold), where `send_message` would write it again with
-    plain compat32. Bcc headers are the envelope's, never the message's."""
+    plain compat32 (which also turned a body line "From " into ">From "). Bcc headers are
+    the envelope's, never the message's."""
     sender = extract_sender(message)
     recipients = extract_recipients(message)
-    if sender is None or not recipients:
-        raise DeliveryError("the message has no From or no recipient", permanent=True)
+    if sender is None or not recipients:  # our bug, not the recipient's: retried, as before
+        raise ValueError("the message has no From or no recipient")
     if "Bcc" in message or "Resent-Bcc" in message:
         message = copy.copy(message)
         del message["Bcc"], message["Resent-Bcc"]
-    return sender, recipients, message.as_bytes()
+    raw = message.as_bytes()
+    if not raw.isascii():  # sent without BODY=8BITMIME or SMTPUTF8: compose writes 7-bit
+        raise ValueError("only 7-bit messages are sent")
+    return sender, recipients, raw
 
 
 def _classify(exc: aiosmtplib.SMTPException) -> DeliveryError:

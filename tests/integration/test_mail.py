@@ -670,3 +670,25 @@ async def test_the_transport_sends_the_envelope_and_keeps_bcc_off_the_message(
     assert received["Bcc"] is None
     assert (received["Subject"], received.get_content().strip()) == ("Hello", "Hi.")
     assert message["Bcc"] == "audit@plum.example"  # the caller's message is left as it was
+
+
+async def test_the_transport_refuses_a_message_it_could_not_send_as_written(
+    smtp: SmtpServer,
+) -> None:
+    # No sender, or 8-bit content (it goes out without BODY=8BITMIME): our bug, not the
+    # recipient's, so a plain error (the dispatcher retries it), and nothing is sent.
+    unsigned = Message()
+    unsigned["To"] = "ana@example.com"
+    eight_bit = Message()
+    eight_bit["From"], eight_bit["To"] = "b@plum.example", "ana@example.com"
+    eight_bit["Content-Type"] = "text/plain; charset=utf-8"
+    eight_bit["Content-Transfer-Encoding"] = "8bit"
+    eight_bit.set_payload("Zoë".encode().decode("ascii", "surrogateescape"))  # raw UTF-8
+    transport = SmtpTransport(host="127.0.0.1", port=smtp.port, tls="none", timeout=5)
+    try:
+        for message, why in ((unsigned, "no From"), (eight_bit, "7-bit")):
+            with pytest.raises(ValueError, match=why):
+                await transport.send(message)
+    finally:
+        await transport.close()
+    assert smtp.mailbox.messages == []

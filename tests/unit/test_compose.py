@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import secrets
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -559,18 +560,32 @@ def test_headers_are_written_exactly_as_compat32_writes_them(value: str) -> None
     assert ours.as_string() == theirs.as_string()
 
 
-def test_bodies_survive_quoted_printable_whatever_they_hold() -> None:
-    # "=" and lines that look like our boundaries, trailing spaces, a long line, non-ASCII.
-    notes = "a=b  \n--=_alt_0123456789abcdef\n--=_mix_x--\n" + "word " * 40 + "\nZoë 渡辺\t"
-    b = booking(notes=notes)
+def test_bodies_survive_quoted_printable_whatever_they_hold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Boundaries made predictable, and the notes hold those very lines; "=", trailing
+    # whitespace at every column a line can end in, a lone CR, "From ", a dot, non-ASCII.
+    monkeypatch.setattr(secrets, "token_hex", lambda _: "0123456789abcdef")
+    near_the_edge = [("a" * n) + " " for n in range(45, 66)] + [("b" * n) + "\t" for n in (63, 64)]
+    lines = ["a=b  ", "--=_alt_0123456789abcdef", "--=_mix_0123456789abcdef--", *near_the_edge]
+    lines += ["From here", ".", "word " * 40, "Zoë 渡辺"]
+    b = booking(notes="\n".join(lines[:3]) + "\ntail  \rlone\n" + "\n".join(lines[3:]))
 
     raw = built(MailKind.CREATED, b).as_bytes()
 
     assert raw.isascii()
-    assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(msg, EmailMessage)
+    encoded = [str(p.get_payload()) for p in msg.walk() if not p.is_multipart()]
+    too_long = [line for text in encoded for line in text.splitlines() if len(line) > 76]
+    assert too_long == []  # RFC 2045: encoded lines of 76 characters at most
+    bare_space = [
+        line for text in encoded for line in text.splitlines() if line.endswith((" ", "\t"))
+    ]
+    assert bare_space == []  # and whitespace ending a line encoded, or decoders drop it
     assert structure(msg) == structure(sent(MailKind.CREATED))  # the boundaries held
-    lines = body(msg, "plain").splitlines()
-    for line in notes.split("\n"):  # the template indents notes; each line ends whole
-        assert any(shown.endswith(line) for shown in lines), line
+    encodings = {str(p["Content-Transfer-Encoding"]) for p in msg.walk() if not p.is_multipart()}
+    assert encodings == {"quoted-printable", "base64"}
+    shown = body(msg, "plain").splitlines()
+    for line in [*lines, "tail  ", "lone"]:  # the template indents notes; each line ends whole
+        assert any(s.endswith(line) for s in shown), line
