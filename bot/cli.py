@@ -25,6 +25,7 @@ from bot.keys import new_api_key
 from bot.settings import Settings
 from core.model import Business
 from core.notifications import DeliveryStatus, QueuedMail
+from storage.database import driver_url
 
 app = typer.Typer(help="Juneplum Bookings: the chat-first booking desk.", no_args_is_help=True)
 business_app = typer.Typer(help="Add and list businesses.", no_args_is_help=True)
@@ -32,7 +33,7 @@ app.add_typer(business_app, name="business")
 outbox_app = typer.Typer(help="Mail that is pending or failed; retry a failed one.")
 app.add_typer(outbox_app, name="outbox")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages hold paths: the terminal wraps them
 T = TypeVar("T")
 
 
@@ -48,9 +49,26 @@ def _settings() -> Settings:
     return settings
 
 
-def _run(work: Callable[[Services], Awaitable[T]], settings: Settings | None = None) -> T:
-    """Build the services, run one piece of async work, always close them."""
+def _run(
+    work: Callable[[Services], Awaitable[T]],
+    settings: Settings | None = None,
+    *,
+    creates: bool = False,
+) -> T:
+    """Build the services, run one piece of async work, always close them.
+
+    Only `creates` work (migrate) may make a new SQLite file: anything else run where the
+    database isn't (relative paths are from the current directory) says so, instead of
+    leaving an empty file behind and failing on a missing table.
+    """
     settings = settings or _settings()
+    place, missing = _database_place(settings.database_url)
+    if missing and not creates:
+        _refuse(
+            f"No database at {place}. Run `juneplum migrate` first, or run juneplum from the "
+            "directory that has it (DATABASE_URL's relative paths start from the current "
+            "directory; an absolute one works from anywhere)."
+        )
 
     async def main() -> T:
         services = build_services(settings)
@@ -66,8 +84,21 @@ def _run(work: Callable[[Services], Awaitable[T]], settings: Settings | None = N
         raise  # unreachable: _refuse exits
     except (OperationalError, ProgrammingError, DBAPIError, OSError) as exc:
         err.print(f"[red]Database problem:[/] {_short(exc)}")
-        err.print("Is DATABASE_URL right, and has `juneplum migrate` been run?")
+        err.print(f"Is DATABASE_URL right ({place}), and has `juneplum migrate` been run?")
         raise typer.Exit(1) from None
+
+
+def _database_place(url: str) -> tuple[str, bool]:
+    """Where DATABASE_URL points, said plainly (a SQLite file's absolute path, or a server's
+    URL without its password), and whether it is a SQLite file that isn't there."""
+    try:
+        target = driver_url(url)
+    except ValueError:  # said better when the database is opened
+        return "?", False
+    if target.get_backend_name() == "sqlite":
+        path = Path(target.database or "").resolve()
+        return str(path), not path.exists()
+    return target.render_as_string(hide_password=True), False
 
 
 def _short(exc: Exception) -> str:
@@ -84,7 +115,7 @@ def migrate() -> None:
     async def work(services: Services) -> None:
         await migrations.upgrade(services.db)
 
-    _run(work)
+    _run(work, creates=True)
     err.print("Database is up to date.")
 
 

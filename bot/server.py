@@ -39,10 +39,6 @@ async def serve(services: Services, *, attach_console: bool, business: int | Non
     await services.businesses.all()  # fails fast, with a clear message, on an unmigrated database
     sock = listen(settings.http_host, settings.http_port)
     server = http_server(services)
-    chat = None
-    if attach_console:
-        found = await services.businesses.all()
-        chat = await open_console(services.desk, services.feed, found, business, Console())
     log.info("serve.start", http=f"http://{settings.http_host}:{settings.http_port}")
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -50,16 +46,17 @@ async def serve(services: Services, *, attach_console: bool, business: int | Non
     services.background.start()
     try:
         api_task = asyncio.create_task(server.serve(sockets=[sock]), name="http")
-        if chat is None:
+        if not attach_console:
             await api_task
             return
-        console_task = asyncio.create_task(chat.run(stdin_lines()), name="console")
+        # The API and mail already serve while the console asks which business, if it must.
+        console_task = asyncio.create_task(_console(services, business), name="console")
         await asyncio.wait({api_task, console_task}, return_when=asyncio.FIRST_COMPLETED)
         server.should_exit = True
         console_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await console_task
         await api_task
+        with contextlib.suppress(asyncio.CancelledError):
+            await console_task  # a console that couldn't start says why (no business chosen)
     finally:
         # The emails in flight finish and are marked; what is left is picked up by the lease.
         await services.background.stop(grace_seconds=GRACEFUL_MAIL_SECONDS)
@@ -67,6 +64,12 @@ async def serve(services: Services, *, attach_console: bool, business: int | Non
             loop.remove_signal_handler(sig)
         sock.close()
         log.info("serve.stop")
+
+
+async def _console(services: Services, business: int | None) -> None:
+    found = await services.businesses.all()
+    chat = await open_console(services.desk, services.feed, found, business, Console())
+    await chat.run(stdin_lines())
 
 
 GRACEFUL_HTTP_SECONDS = 4

@@ -29,7 +29,7 @@ from core.errors import (
 )
 from core.folding import fold
 from core.lifecycle import IllegalMove, Move, MoveOutcome, allowed_moves, check_move
-from core.model import Actor, ActorKind, Booking, Business, Channel, NewBooking
+from core.model import Actor, ActorKind, Booking, Business, Channel, NewBooking, Page
 from core.ports import BookingFilter, BookingStore
 from core.replies import (
     BookingCard,
@@ -89,36 +89,30 @@ class Desk:
             case ListDays(span=span, page=page):
                 start, end = span.utc_bounds(business.zone)
                 query = BookingFilter(start_from=start, start_before=end, page=page)
-                more = f"{span.label.lower()} page {page + 1}"
                 return await self._list(
-                    business, query, span.label, span.days > 1, f"No bookings {_on(span)}.", more
-                )
+                    business, query, span.label, span.days > 1, f"No bookings {_on(span)}.",
+                    span.label.lower(),
+                )  # fmt: skip
             case ListAll(page=page):
                 query = BookingFilter(newest_first=True, page=page)
                 return await self._list(
-                    business,
-                    query,
-                    "All bookings",
-                    True,
-                    "No bookings yet.",
-                    f"all page {page + 1}",
+                    business, query, "All bookings", True, "No bookings yet.", "all"
                 )
             case ListStatus(status=status, page=page):
                 query = BookingFilter(status=status, page=page)
                 title = f"{status.value.capitalize()} bookings"
                 return await self._list(
-                    business, query, title, True, f"No {status.value} bookings.",
-                    f"{status.value} page {page + 1}",
-                )  # fmt: skip
+                    business, query, title, True, f"No {status.value} bookings.", status.value
+                )
             case Search(term=term, page=page, bare=bare):
-                folded = fold(term)
-                query = BookingFilter(term=folded, newest_first=True, page=page, per_page=PER_PAGE)
+                query = BookingFilter(
+                    term=fold(term), newest_first=True, page=page, per_page=PER_PAGE
+                )
                 found = await self._store.find_bookings(business.id, query)
                 if found.total == 0:
                     hint = commands.suggestion(term) if bare else None
                     return Problem(wording.nothing_found(term, hint))
-                next_page = f"search {term} page {page + 1}" if found.has_more else None
-                return BookingList(business, f"Search “{term}”", found, True, "", next_page)
+                return self._page(business, f"Search “{term}”", found, True, "", f"search {term}")
             case Details(booking_id=booking_id):
                 return await self.details(business, booking_id)
             case ShowCalendar(year=year, month=month):
@@ -134,12 +128,20 @@ class Desk:
         title: str,
         multi_day: bool,
         empty: str,
-        more: str,
-    ) -> BookingList:
+        command: str,
+    ) -> BookingList | Problem:
         found = await self._store.find_bookings(business.id, replace(query, per_page=PER_PAGE))
-        return BookingList(
-            business, title, found, multi_day, empty, more if found.has_more else None
-        )
+        return self._page(business, title, found, multi_day, empty, command)
+
+    @staticmethod
+    def _page(
+        business: Business, title: str, found: Page, multi_day: bool, empty: str, command: str
+    ) -> BookingList | Problem:
+        """One page of a list; `command` is what was typed, without its `page N`."""
+        if not found.bookings and found.total and found.page > 1:
+            return Problem(wording.past_the_end(found, command))
+        more = f"{command} page {found.page + 1}" if found.has_more else None
+        return BookingList(business, title, found, multi_day, empty, more)
 
     async def booking(self, business: Business, booking_id: int) -> Booking:
         booking = await self._store.get_booking(business.id, booking_id)

@@ -17,7 +17,7 @@ from core.errors import (
     TooLateToCancel,
 )
 from core.lifecycle import Move, MoveOutcome
-from core.model import Booking, HistoryEntry, Provider
+from core.model import Booking, HistoryEntry, Page, Provider
 
 HELP = f"""Juneplum bookings — type a view or an action:
   today · tomorrow · week · next 7 days · all      bookings by day
@@ -124,6 +124,16 @@ def domain_error(err: DomainError) -> str:
     if isinstance(err, IdempotencyConflict):
         return "This Idempotency-Key was already used with a different request."
     return str(err)
+
+
+def past_the_end(found: Page, command: str) -> str:
+    """A page beyond the last, e.g. `today page 3` when today fills one."""
+    shown = "booking" if found.total == 1 else "bookings"
+    pages = "1 page" if found.pages == 1 else f"{found.pages} pages"
+    return (
+        f"There is no page {found.page}: that list has {found.total} {shown}, on {pages}. "
+        f"Type `{command}` for the first."
+    )
 
 
 def nothing_found(term: str, suggestion: str | None) -> str:

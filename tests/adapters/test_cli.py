@@ -73,9 +73,29 @@ def test_an_unknown_time_zone_is_refused_clearly(env: dict[str, str], tmp_path: 
 def test_an_unmigrated_database_gets_a_hint_not_a_traceback(
     env: dict[str, str], tmp_path: Path
 ) -> None:
+    (tmp_path / "cli.db").touch()  # there, but never migrated
     result = run(env, tmp_path, "business", "list")
     assert result.returncode == 1
     assert "juneplum migrate" in result.stderr and "Traceback" not in result.stderr
+    assert str(tmp_path / "cli.db") in result.stderr
+
+
+def test_a_database_that_is_not_there_is_named_and_not_created(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    # Run from another directory than the one `make run` used: the relative default path
+    # points somewhere else, and the owner is told where, rather than shown an empty desk.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    relative = env | {"DATABASE_URL": "sqlite:///var/juneplum.db"}
+    for command in (["business", "list"], ["console"], ["demo"], ["serve"]):
+        result = run(relative, elsewhere, *command)
+        assert result.returncode == 2, command
+        assert f"No database at {elsewhere / 'var' / 'juneplum.db'}" in result.stderr
+        assert "juneplum migrate" in result.stderr and "Traceback" not in result.stderr
+    assert list(elsewhere.iterdir()) == []
+    assert run(relative, elsewhere, "migrate").returncode == 0  # migrate makes it
+    assert run(relative, elsewhere, "business", "list").stdout.startswith("No businesses yet")
 
 
 def test_demo_seeds_once_and_the_console_shows_it(env: dict[str, str], tmp_path: Path) -> None:
@@ -141,6 +161,43 @@ def test_serve_takes_a_booking_over_http_and_stops_on_sigterm(
         _, err = server.communicate(timeout=15)
     assert server.returncode == 0
     assert key not in err  # secrets are never logged
+
+
+def test_serve_with_the_console_serves_while_it_asks_which_business(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    run(env, tmp_path, "migrate")
+    for name in ("Plum", "Kiwi"):
+        run(
+            env, tmp_path, "business", "add", "--name", name, "--timezone", "UTC",
+            "--owner-email", "o@example.com",
+        )  # fmt: skip
+    port = _free_port()
+    server = subprocess.Popen(  # noqa: S603
+        [JUNEPLUM, "serve", "--console"],
+        env=env | {"HTTP_PORT": str(port), "LOG_FILE": str(tmp_path / "serve.log")},
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        healthy = False
+        for _ in range(50):  # nobody has answered "Which business?" yet
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5)
+                healthy = answer.status_code == 200
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        out, err = server.communicate("2\nquit\n", timeout=15)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert healthy
+    assert "Which business?" in out and "Kiwi" in out
+    assert server.returncode == 0, err
 
 
 async def test_outbox_lists_pending_and_failed_mail_and_retries_a_failed_one(

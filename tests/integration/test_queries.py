@@ -141,6 +141,30 @@ async def test_long_lists_are_paged_with_a_next_page_command(
     assert everything.page.bookings[0].customer.name == "C24"  # newest first
 
 
+async def test_a_page_past_the_end_says_how_many_pages_there_are(
+    services: Services, business: Business
+) -> None:
+    start = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+    for i in range(3):
+        await add(services, business, f"Ana {i}", "Cut", start + timedelta(hours=i))
+    for typed, first in [
+        ("2026-12-01 page 2", "2026-12-01"),
+        ("all page 9", "all"),
+        ("pending page 2", "pending"),
+        ("search ana page 2", "search ana"),
+        ("ana page 3", "search ana"),
+    ]:
+        reply = await services.desk.handle(business.id, typed, OWNER)
+        page = typed.rsplit(" ", 1)[1]
+        assert reply == Problem(
+            f"There is no page {page}: that list has 3 bookings, on 1 page. "
+            f"Type `{first}` for the first."
+        ), typed
+    empty = await services.desk.handle(business.id, "cancelled page 2", OWNER)
+    assert isinstance(empty, BookingList)  # nothing at all: the list's own "none" line
+    assert empty.empty_text == "No cancelled bookings."
+
+
 async def test_the_calendar_counts_active_bookings_per_local_day(
     services: Services, business: Business
 ) -> None:
