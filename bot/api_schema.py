@@ -19,6 +19,7 @@ from pydantic import (
     StringConstraints,
 )
 
+from bot.currencies import is_currency
 from core.model import Booking, Business, Customer, NewBooking, Payment, Provider, Service
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc, exactly
@@ -48,7 +49,17 @@ OneLine = AfterValidator(_no_controls)
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), OneLine
 ]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_upper=True)]
+
+
+def _iso_4217(value: str) -> str:
+    if not is_currency(value):
+        raise ValueError("not an ISO 4217 currency code (e.g. USD, EUR, JMD)")
+    return value
+
+
+Currency = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_upper=True), AfterValidator(_iso_4217)
+]
 
 
 def _cents(value: Decimal) -> Decimal:

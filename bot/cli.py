@@ -135,7 +135,9 @@ def business_add(
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         _refuse(f"Unknown time zone “{timezone}”. Use an IANA name such as Europe/Paris.")
-    if not re.fullmatch(r"[A-Za-z]{3}", currency):
+    from bot.currencies import is_currency  # CLDR's data only when a business is added
+
+    if not is_currency(currency):
         _refuse(f"“{currency}” isn't an ISO 4217 currency code (e.g. USD, EUR, JMD).")
     try:
         owner_email = validate_email(owner_email, check_deliverability=False).normalized

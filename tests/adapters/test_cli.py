@@ -68,6 +68,12 @@ def test_an_unknown_time_zone_is_refused_clearly(env: dict[str, str], tmp_path: 
     assert "Unknown time zone “Mars/Olympus”" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert run(env, tmp_path, "business", "list").stdout.startswith("No businesses yet")
+    not_money = run(
+        env, tmp_path, "business", "add", "--name", "X", "--timezone", "UTC",
+        "--owner-email", "x@example.com", "--currency", "ABC",
+    )  # fmt: skip
+    assert not_money.returncode == 2
+    assert "“ABC” isn't an ISO 4217 currency code" in not_money.stderr
 
 
 def test_an_unmigrated_database_gets_a_hint_not_a_traceback(

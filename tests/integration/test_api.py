@@ -293,6 +293,11 @@ INVALID = [
         id="unknown-provider",
     ),
     pytest.param(raw(good(start="2026-11-25T08:59:00-05:00")), ["body", "start"], id="past"),
+    pytest.param(
+        raw(good(**{"payment.currency": "ABC"})),
+        ["body", "payment", "currency"],
+        id="not-iso-4217",
+    ),
 ]
 
 
