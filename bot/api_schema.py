@@ -53,7 +53,7 @@ Name = Annotated[
 
 def _iso_4217(value: str) -> str:
     if not is_currency(value):
-        raise ValueError("not an ISO 4217 currency code (e.g. USD, EUR, JMD)")
+        raise ValueError("not a currency in use: give its ISO 4217 code, e.g. USD, EUR, JMD")
     return value
 
 

@@ -62,13 +62,7 @@ def _run(
     leaving an empty file behind and failing on a missing table.
     """
     settings = settings or _settings()
-    place, missing = _database_place(settings.database_url)
-    if missing and not creates:
-        _refuse(
-            f"No database at {place}. Run `juneplum migrate` first, or run juneplum from the "
-            "directory that has it (DATABASE_URL's relative paths start from the current "
-            "directory; an absolute one works from anywhere)."
-        )
+    place = _database_at(settings, creates=creates)
 
     async def main() -> T:
         services = build_services(settings)
@@ -88,17 +82,33 @@ def _run(
         raise typer.Exit(1) from None
 
 
+def _database_at(settings: Settings, *, creates: bool = False) -> str:
+    """Where DATABASE_URL points, said plainly; refuses (exit 2) when it is a SQLite file
+    that isn't there, unless the command `creates` it."""
+    place, missing = _database_place(settings.database_url)
+    if missing and not creates:
+        _refuse(
+            f"No database at {place}. Run `juneplum migrate` first, or run juneplum from the "
+            "directory that has it (DATABASE_URL's relative paths start from the current "
+            "directory; an absolute one works from anywhere)."
+        )
+    return place
+
+
 def _database_place(url: str) -> tuple[str, bool]:
-    """Where DATABASE_URL points, said plainly (a SQLite file's absolute path, or a server's
-    URL without its password), and whether it is a SQLite file that isn't there."""
+    """A SQLite file's absolute path, or a server's URL without its password; and whether
+    it is a SQLite file that isn't there. Anything odder is left to SQLite to report."""
     try:
         target = driver_url(url)
     except ValueError:  # said better when the database is opened
         return "?", False
-    if target.get_backend_name() == "sqlite":
-        path = Path(target.database or "").resolve()
-        return str(path), not path.exists()
-    return target.render_as_string(hide_password=True), False
+    if target.get_backend_name() != "sqlite":
+        return target.render_as_string(hide_password=True), False
+    path = Path(target.database or "")
+    try:
+        return str(path.resolve()), not path.exists()
+    except (OSError, RuntimeError):  # a name too long, a directory we can't read
+        return str(path), False
 
 
 def _short(exc: Exception) -> str:
@@ -138,7 +148,9 @@ def business_add(
     from bot.currencies import is_currency  # CLDR's data only when a business is added
 
     if not is_currency(currency):
-        _refuse(f"“{currency}” isn't an ISO 4217 currency code (e.g. USD, EUR, JMD).")
+        _refuse(
+            f"“{currency}” isn't a currency in use: give its ISO 4217 code, e.g. USD, EUR, JMD."
+        )
     try:
         owner_email = validate_email(owner_email, check_deliverability=False).normalized
     except EmailNotValidError as exc:
@@ -260,6 +272,7 @@ def serve(
     from bot.server import serve as run_server  # uvicorn and FastAPI only when serving
 
     settings = _settings()
+    _database_at(settings)  # before anything is written, such as the log file
     if attach_console:
         # The terminal belongs to the console: logs go to a file instead of over the prompt.
         log_file = settings.log_file or Path("var/juneplum.log")

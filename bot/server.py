@@ -14,7 +14,7 @@ from rich.console import Console
 from bot import logs
 from bot.api import build_api
 from bot.app import Services
-from bot.console.chat import open_console, stdin_lines
+from bot.console.chat import console_choices, open_console, stdin_lines
 from bot.errors import CannotStart
 
 log = logs.get("bot.server")
@@ -36,7 +36,9 @@ class CannotServe(CannotStart):
 async def serve(services: Services, *, attach_console: bool, business: int | None) -> None:
     """Serve until a signal (or the console's `quit`) asks to stop; exit within 10 s of it."""
     settings = services.settings
-    await services.businesses.all()  # fails fast, with a clear message, on an unmigrated database
+    found = await services.businesses.all()  # fails fast and clearly on an unmigrated database
+    if attach_console:
+        console_choices(found, business)  # a console that can't open stops us before serving
     sock = listen(settings.http_host, settings.http_port)
     server = http_server(services)
     log.info("serve.start", http=f"http://{settings.http_host}:{settings.http_port}")

@@ -44,7 +44,7 @@ class ConsoleChat:
         self.out = out
         self.actor = actor
         self._cancel_waiting: Act | None = None  # a `cancel 42` waiting for its reason
-        self._cursor = EventCursor(after=0)
+        self._cursor: EventCursor | None = None  # set by start_watching
 
     async def say(self, line: str) -> bool:
         """Handle one typed line; False when the owner wants to leave.
@@ -93,17 +93,19 @@ class ConsoleChat:
         reply = await self.desk.run(self.business, command, self.actor)
         self.out.print(console_render.render(reply))
 
-    async def start_watching(self) -> None:
-        """Only alert on what happens from now on."""
-        self._cursor = EventCursor(after=await self.feed.last_event_id())
+    async def start_watching(self, after: int | None = None) -> None:
+        """Alert on what happens after event `after`; by default, from now on."""
+        start = await self.feed.last_event_id() if after is None else after
+        self._cursor = EventCursor(after=start)
 
     async def check_alerts(self) -> int:
         """Show events that came from elsewhere since the last check; returns how many."""
+        if self._cursor is None:
+            self._cursor = EventCursor(after=await self.feed.last_event_id())
+        cursor = self._cursor
         shown = 0
-        found = await self.feed.events_after(
-            self._cursor.floor, business_id=self.business.id, limit=500
-        )
-        for event in self._cursor.take(found, datetime.now(UTC)):  # wall clock: a grace period
+        found = await self.feed.events_after(cursor.floor, business_id=self.business.id, limit=500)
+        for event in cursor.take(found, datetime.now(UTC)):  # wall clock: a grace period
             if event.actor == self.actor:
                 continue  # this console's own change: already answered inline
             try:
@@ -131,7 +133,8 @@ class ConsoleChat:
             f"[bold]Juneplum console — {escape(self.business.name)}[/] "
             f"({self.business.timezone}). Type `help`, `today`, `#42`… or `quit`."
         )
-        await self.start_watching()
+        if self._cursor is None:
+            await self.start_watching()
         watcher = asyncio.create_task(self.watch())
         try:
             async for line in lines:
@@ -178,10 +181,12 @@ class ConsoleSetupError(CannotStart):
     """The console can't start; the message says what to do."""
 
 
-async def open_console(
-    desk: Desk, feed: EventFeed, businesses: list[Business], business_id: int | None, out: Console
-) -> ConsoleChat:
-    """A console for the given business, the only one, or the one the owner picks."""
+def console_choices(businesses: list[Business], business_id: int | None) -> list[Business]:
+    """The businesses a console may open: the one asked for, or all of them.
+
+    Raises:
+        ConsoleSetupError: no such business, or none at all.
+    """
     found = businesses
     if business_id is not None:
         found = [b for b in found if b.id == business_id]
@@ -191,6 +196,19 @@ async def open_console(
             )
     if not found:
         raise ConsoleSetupError("No business yet: run `juneplum demo` or `juneplum business add`.")
+    return found
+
+
+async def open_console(
+    desk: Desk, feed: EventFeed, businesses: list[Business], business_id: int | None, out: Console
+) -> ConsoleChat:
+    """A console for the given business, the only one, or the one the owner picks.
+
+    Alerts start from when it opens: a booking that arrives while the owner picks a business
+    is still shown.
+    """
+    found = console_choices(businesses, business_id)
+    since = await feed.last_event_id()
     chosen = found[0]
     if len(found) > 1:
         out.print("Which business?")
@@ -206,4 +224,6 @@ async def open_console(
             raise ConsoleSetupError("No business chosen.")
     # Each console is its own owner, so two consoles see each other's moves as alerts.
     actor = Actor(ActorKind.OWNER, Channel.CONSOLE, f"{getpass.getuser()} (console {os.getpid()})")
-    return ConsoleChat(desk, feed, chosen, out, actor)
+    chat = ConsoleChat(desk, feed, chosen, out, actor)
+    await chat.start_watching(after=since)
+    return chat

@@ -73,7 +73,7 @@ def test_an_unknown_time_zone_is_refused_clearly(env: dict[str, str], tmp_path: 
         "--owner-email", "x@example.com", "--currency", "ABC",
     )  # fmt: skip
     assert not_money.returncode == 2
-    assert "“ABC” isn't an ISO 4217 currency code" in not_money.stderr
+    assert "“ABC” isn't a currency in use" in not_money.stderr
 
 
 def test_an_unmigrated_database_gets_a_hint_not_a_traceback(
@@ -94,7 +94,7 @@ def test_a_database_that_is_not_there_is_named_and_not_created(
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     relative = env | {"DATABASE_URL": "sqlite:///var/juneplum.db"}
-    for command in (["business", "list"], ["console"], ["demo"], ["serve"]):
+    for command in (["business", "list"], ["console"], ["demo"], ["serve"], ["serve", "--console"]):
         result = run(relative, elsewhere, *command)
         assert result.returncode == 2, command
         assert f"No database at {elsewhere / 'var' / 'juneplum.db'}" in result.stderr
@@ -173,11 +173,13 @@ def test_serve_with_the_console_serves_while_it_asks_which_business(
     env: dict[str, str], tmp_path: Path
 ) -> None:
     run(env, tmp_path, "migrate")
+    keys = []
     for name in ("Plum", "Kiwi"):
-        run(
+        added = run(
             env, tmp_path, "business", "add", "--name", name, "--timezone", "UTC",
-            "--owner-email", "o@example.com",
+            "--owner-email", "o@example.com", "--json",
         )  # fmt: skip
+        keys.append(json.loads(added.stdout)["api_key"])
     port = _free_port()
     server = subprocess.Popen(  # noqa: S603
         [JUNEPLUM, "serve", "--console"],
@@ -197,12 +199,32 @@ def test_serve_with_the_console_serves_while_it_asks_which_business(
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        out, err = server.communicate("2\nquit\n", timeout=15)
+        # A booking for Kiwi while the owner is still choosing: its alert must not be lost.
+        start = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+        booking = {
+            "customer": {"name": "Early Bird", "email": "eb@example.com"},
+            "service": {"name": "Lesson", "duration_minutes": 60},
+            "start": start,
+            "payment": {"provider": "paypal", "transaction_id": "EARLY-1", "amount": "30",
+                        "currency": "USD"},
+        }  # fmt: skip
+        created = httpx.post(
+            f"http://127.0.0.1:{port}/api/bookings",
+            json=booking,
+            headers={"Authorization": f"Bearer {keys[1]}"},
+        )
+        assert server.stdin is not None
+        server.stdin.write("2\n")
+        server.stdin.flush()
+        time.sleep(1.5)  # the console looks for new events every half second
+        out, err = server.communicate("quit\n", timeout=15)
     finally:
         if server.poll() is None:
             server.kill()
     assert healthy
+    assert created.status_code == 201, created.text
     assert "Which business?" in out and "Kiwi" in out
+    assert "New booking" in out and "Early Bird" in out
     assert server.returncode == 0, err
 
 

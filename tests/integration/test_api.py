@@ -298,6 +298,16 @@ INVALID = [
         ["body", "payment", "currency"],
         id="not-iso-4217",
     ),
+    pytest.param(
+        raw(good(**{"payment.currency": "DEM"})),
+        ["body", "payment", "currency"],
+        id="withdrawn-currency",
+    ),
+    pytest.param(
+        raw(good(**{"payment.currency": "XTS"})),
+        ["body", "payment", "currency"],
+        id="testing-code",
+    ),
 ]
 
 
