@@ -16,6 +16,7 @@ from bot.api import build_api
 from bot.app import Services
 from bot.console.chat import console_choices, open_console, stdin_lines
 from bot.errors import CannotStart
+from core.model import Business
 
 log = logs.get("bot.server")
 
@@ -52,7 +53,7 @@ async def serve(services: Services, *, attach_console: bool, business: int | Non
             await api_task
             return
         # The API and mail already serve while the console asks which business, if it must.
-        console_task = asyncio.create_task(_console(services, business), name="console")
+        console_task = asyncio.create_task(_console(services, found, business), name="console")
         await asyncio.wait({api_task, console_task}, return_when=asyncio.FIRST_COMPLETED)
         server.should_exit = True
         console_task.cancel()
@@ -68,8 +69,7 @@ async def serve(services: Services, *, attach_console: bool, business: int | Non
         log.info("serve.stop")
 
 
-async def _console(services: Services, business: int | None) -> None:
-    found = await services.businesses.all()
+async def _console(services: Services, found: list[Business], business: int | None) -> None:
     chat = await open_console(services.desk, services.feed, found, business, Console())
     await chat.run(stdin_lines())
 

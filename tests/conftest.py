@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -10,10 +11,11 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
-from sqlalchemy import text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -153,6 +155,22 @@ async def _kiwi_tutors(services: Services) -> Business:
 @pytest.fixture
 async def other_business(services: Services) -> Business:
     return await _kiwi_tutors(services)
+
+
+@contextlib.contextmanager
+def sql_sent() -> Iterator[list[str]]:
+    """Every SQL statement sent to any database while the block runs, in order: which path
+    answered, and how many round trips it took."""
+    sent: list[str] = []
+
+    def record(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        sent.append(sql)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
 
 
 def new_booking(

@@ -93,16 +93,15 @@ class ConsoleChat:
         reply = await self.desk.run(self.business, command, self.actor)
         self.out.print(console_render.render(reply))
 
-    async def start_watching(self, after: int | None = None) -> None:
+    async def start_watching(self, after: int | None = None) -> EventCursor:
         """Alert on what happens after event `after`; by default, from now on."""
         start = await self.feed.last_event_id() if after is None else after
         self._cursor = EventCursor(after=start)
+        return self._cursor
 
     async def check_alerts(self) -> int:
         """Show events that came from elsewhere since the last check; returns how many."""
-        if self._cursor is None:
-            self._cursor = EventCursor(after=await self.feed.last_event_id())
-        cursor = self._cursor
+        cursor = self._cursor or await self.start_watching()
         shown = 0
         found = await self.feed.events_after(cursor.floor, business_id=self.business.id, limit=500)
         for event in cursor.take(found, datetime.now(UTC)):  # wall clock: a grace period

@@ -122,6 +122,28 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _healthy(base: str) -> bool:
+    """Wait up to ~5 s for the server at `base` to answer /healthz; whether it did."""
+    for _ in range(50):
+        try:
+            return httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return False
+
+
+def _post_booking(base: str, key: str, name: str, txn: str) -> httpx.Response:
+    """A paid booking two days ahead, as a booking page posts it."""
+    body = {
+        "customer": {"name": name, "email": "ana@example.com"},
+        "service": {"name": "Haircut", "duration_minutes": 45},
+        "start": (datetime.now(UTC) + timedelta(days=2)).isoformat(),
+        "payment": {"provider": "inkress", "transaction_id": txn, "amount": "4500.00",
+                    "currency": "JMD"},
+    }  # fmt: skip
+    return httpx.post(f"{base}/api/bookings", json=body, headers={"Authorization": f"Bearer {key}"})
+
+
 def test_serve_takes_a_booking_over_http_and_stops_on_sigterm(
     env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -143,23 +165,8 @@ def test_serve_takes_a_booking_over_http_and_stops_on_sigterm(
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        start = (datetime.now(UTC) + timedelta(days=2)).isoformat()
-        body = {
-            "customer": {"name": "Ana", "email": "ana@example.com"},
-            "service": {"name": "Haircut", "duration_minutes": 45},
-            "start": start,
-            "payment": {"provider": "inkress", "transaction_id": "INK-1", "amount": "4500.00",
-                        "currency": "JMD"},
-        }  # fmt: skip
-        created = httpx.post(
-            f"{base}/api/bookings", json=body, headers={"Authorization": f"Bearer {key}"}
-        )
+        _healthy(base)
+        created = _post_booking(base, key, "Ana", "INK-1")
         assert created.status_code == 201, created.text
         assert created.json()["status"] == "pending"
     finally:
@@ -191,28 +198,10 @@ def test_serve_with_the_console_serves_while_it_asks_which_business(
         text=True,
     )
     try:
-        healthy = False
-        for _ in range(50):  # nobody has answered "Which business?" yet
-            try:
-                answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5)
-                healthy = answer.status_code == 200
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        base = f"http://127.0.0.1:{port}"
+        healthy = _healthy(base)  # nobody has answered "Which business?" yet
         # A booking for Kiwi while the owner is still choosing: its alert must not be lost.
-        start = (datetime.now(UTC) + timedelta(days=2)).isoformat()
-        booking = {
-            "customer": {"name": "Early Bird", "email": "eb@example.com"},
-            "service": {"name": "Lesson", "duration_minutes": 60},
-            "start": start,
-            "payment": {"provider": "paypal", "transaction_id": "EARLY-1", "amount": "30",
-                        "currency": "USD"},
-        }  # fmt: skip
-        created = httpx.post(
-            f"http://127.0.0.1:{port}/api/bookings",
-            json=booking,
-            headers={"Authorization": f"Bearer {keys[1]}"},
-        )
+        created = _post_booking(base, keys[1], "Early Bird", "EARLY-1")
         assert server.stdin is not None
         server.stdin.write("2\n")
         server.stdin.flush()

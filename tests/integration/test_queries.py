@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection
 
 import storage.search_index
 from bot.app import Services, build_services
@@ -17,7 +16,7 @@ from core.lifecycle import Move
 from core.model import Business
 from core.replies import BookingList, CalendarMonth, Problem
 from storage import migrate
-from tests.conftest import OWNER, PAGE, _kiwi_tutors, _plum_salon, new_booking
+from tests.conftest import OWNER, PAGE, _kiwi_tutors, _plum_salon, new_booking, sql_sent
 
 
 async def add(
@@ -224,24 +223,17 @@ async def test_sqlite_starts_a_search_from_the_index_only_for_a_business_big_eno
         await add(services, big, f"Zed {i}", "Cut", start + timedelta(hours=i))
     await add(services, big, "Élodie Big", "Cut", start)
     monkeypatch.setattr(storage.search_index, "SCAN_ROWS_PER_CANDIDATE", 10)
-    statements: list[str] = []
 
-    def record(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
-        statements.append(sql)
-
-    def matches_run() -> int:
+    def matches_run(statements: list[str]) -> int:
         return sum("MATCH" in sql for sql in statements)
 
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
-        # 4 found anywhere: worth it for a business of 41 or more (4 x 10 + 1), not for 3.
+    # 4 found anywhere: worth it for a business of 41 or more (4 x 10 + 1), not for 3.
+    with sql_sent() as statements:
         assert await listed(services, small, "search élodie") == [f"Élodie {i}" for i in (2, 1, 0)]
-        assert matches_run() == 1  # the probe alone: the small business was scanned
-        statements.clear()
+    assert matches_run(statements) == 1  # the probe alone: the small business was scanned
+    with sql_sent() as statements:
         assert await listed(services, big, "search élodie") == ["Élodie Big"]
-        assert matches_run() == 2  # the probe, then the list from the index
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
+    assert matches_run(statements) == 2  # the probe, then the list from the index
 
 
 async def test_two_character_terms_find_every_booking_that_holds_them_either_way(

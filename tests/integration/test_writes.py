@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, bindparam, event, select, update
+from sqlalchemy import bindparam, select, update
 
 from bot.app import Services
 from core.events import Event, EventKind
@@ -15,7 +15,7 @@ from storage.event_feed import event_rows
 from storage.outbox import MailQueue
 from storage.tables import booking_history, bookings, events, outbox
 from storage.writes import Guarded
-from tests.conftest import NOW, OWNER, PAGE, new_booking
+from tests.conftest import NOW, OWNER, PAGE, new_booking, sql_sent
 
 
 async def rows_of(services: Services, table: Any, booking_id: int) -> list[Any]:
@@ -27,16 +27,8 @@ async def test_a_confirm_sends_two_statements_on_postgresql_and_writes_everythin
     services: Services, business: Business
 ) -> None:
     booking, _ = await services.desk.intake(business, new_booking(), PAGE)
-    sent: list[str] = []
-
-    def record(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
-        sent.append(sql)
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
+    with sql_sent() as sent:
         done = await services.desk.act(business, booking.id, Move.CONFIRM, OWNER)
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
     assert done.booking.status is Status.CONFIRMED
     if services.db.dialect == "postgresql":
         # The booking's read, then the move with its history, event and mail: no BEGIN or
