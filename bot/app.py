@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.chat.dispatcher import ChatDispatcher
+from bot.chat.sending import ChatSender
 from bot.mail.dispatcher import Dispatcher, DispatchSettings
 from bot.mail.transport import FileTransport, MailTransport, SmtpTransport
 from bot.scheduler import Background
 from bot.settings import Settings
+from core.chat import ChatDesk, Platform
 from core.clock import Clock, SystemClock
 from core.desk import Desk
 from storage.bookings import SqlBookingStore
 from storage.businesses import SqlBusinesses
+from storage.chat_queue import ChatQueue
+from storage.conversations import SqlConversations
 from storage.database import Database, open_database
-from storage.event_feed import SqlEventFeed
+from storage.event_feed import EventHook, SqlEventFeed
 from storage.outbox import MailQueue, SqlOutbox, SqlReminders
 
 
@@ -32,6 +38,9 @@ class Services:
     outbox: SqlOutbox
     reminders: SqlReminders
     dispatcher: Dispatcher
+    conversations: SqlConversations
+    chat: ChatDesk
+    chat_dispatcher: ChatDispatcher
     background: Background
 
     async def aclose(self) -> None:
@@ -59,14 +68,23 @@ def build_services(
     clock: Clock | None = None,
     transport: MailTransport | None = None,
     dispatcher_name: str | None = None,
+    senders: Mapping[Platform, ChatSender] | None = None,
 ) -> Services:
-    """Wire the parts; tests pass their own clock and transport."""
+    """Wire the parts; tests pass their own clock, mail transport and chat senders."""
     clock = clock or SystemClock()
     db = open_database(settings.database_url)
     queue = MailQueue(retry_window=timedelta(hours=settings.mail_retry_hours))
-    store = SqlBookingStore(db, event_hooks=[queue])
-    outbox = SqlOutbox(db, queue)
+    chat_queue = ChatQueue()
+    hooks: list[EventHook] = [queue, chat_queue]  # every event's emails and chat deliveries
+    store = SqlBookingStore(db, event_hooks=hooks)
+    outbox = SqlOutbox(db, queue, event_hooks=hooks)
     reminders = SqlReminders(db, queue)
+    conversations = SqlConversations(db, chat_queue, queue)
+    desk = Desk(store, clock)
+    chat = ChatDesk(desk, conversations, clock)
+    chat_dispatcher = ChatDispatcher(
+        outbox, conversations, chat, senders or {}, clock, name=dispatcher_name
+    )
     dispatcher = Dispatcher(
         outbox,
         transport or mail_transport(settings),
@@ -84,15 +102,20 @@ def build_services(
         store=store,
         businesses=SqlBusinesses(db),
         feed=SqlEventFeed(db),
-        desk=Desk(store, clock),
+        desk=desk,
         outbox=outbox,
         reminders=reminders,
         dispatcher=dispatcher,
+        conversations=conversations,
+        chat=chat,
+        chat_dispatcher=chat_dispatcher,
         background=Background(
             dispatcher,
             reminders,
             clock,
             poll_seconds=settings.mail_poll_seconds,
             sweep_seconds=settings.reminder_sweep_seconds,
+            chat=chat_dispatcher,
+            chat_poll_seconds=settings.chat_poll_seconds,
         ),
     )

@@ -23,6 +23,8 @@ from bot.demo import seed_demo
 from bot.errors import CannotStart
 from bot.keys import new_api_key
 from bot.settings import Settings
+from core.chat import LINK_CODE_TTL, QueuedChat
+from core.errors import BusinessNotFound
 from core.model import Business
 from core.notifications import DeliveryStatus, QueuedMail
 from storage.database import driver_url
@@ -190,19 +192,46 @@ def business_list() -> None:
         print(f"{b.id}\t{b.name}\t{b.timezone}\t{b.currency}\t{b.owner_email}")
 
 
+@business_app.command("link-code")
+def business_link_code(
+    business_id: Annotated[int, typer.Argument(help="The business, from `business list`.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Print a one-time code that links a Slack channel or Telegram chat to a business."""
+
+    async def work(services: Services) -> str | None:
+        try:
+            return await services.chat.issue_link_code(business_id)
+        except BusinessNotFound:
+            return None
+
+    code = _run(work)
+    if code is None:
+        _refuse(f"There is no business {business_id}. See `juneplum business list`.")
+        return
+    if as_json:
+        print(json.dumps({"link_code": code}))
+        return
+    hours = int(LINK_CODE_TTL.total_seconds() // 3600)
+    print(f"Link code (one use, valid for {hours} hours): {code}")
+    print(f"  Slack:    /bookings connect {code}")
+    print(f"  Telegram: /start {code}")
+
+
 @outbox_app.callback(invoke_without_command=True)
 def outbox_list(
     ctx: typer.Context,
     show_sent: Annotated[bool, typer.Option("--sent", help="Include sent mail.")] = False,
 ) -> None:
-    """List mail that is pending or failed: id, kind, recipient, status, attempts, last error."""
+    """List mail and chat deliveries that are pending or failed: id, kind, recipient, status,
+    attempts, last error."""
     if ctx.invoked_subcommand is not None:
         return
     wanted = [DeliveryStatus.PENDING, DeliveryStatus.FAILED]
     if show_sent:
         wanted.append(DeliveryStatus.SENT)
 
-    async def work(services: Services) -> list[QueuedMail]:
+    async def work(services: Services) -> list[QueuedMail | QueuedChat]:
         return await services.outbox.listing(wanted)
 
     found = _run(work)
@@ -219,14 +248,14 @@ def outbox_list(
 def outbox_retry(
     mail_id: Annotated[int, typer.Argument(help="The id from `juneplum outbox`.")],
 ) -> None:
-    """Send a failed email again (the running service picks it up within seconds)."""
+    """Send a failed email or chat delivery again (a running `serve` picks it up)."""
 
     async def work(services: Services) -> bool:
         return await services.outbox.retry(mail_id, services.clock.now())
 
     if not _run(work):
-        _refuse(f"No failed email {mail_id}. See `juneplum outbox`.")
-    print(f"Email {mail_id} queued again.")
+        _refuse(f"No failed delivery {mail_id}. See `juneplum outbox`.")
+    print(f"Delivery {mail_id} queued again.")
 
 
 @app.command()
@@ -254,7 +283,7 @@ def console(
 
     async def work(services: Services) -> None:
         chat = await open_console(
-            services.desk, services.feed, await services.businesses.all(), business, Console()
+            services.chat, services.feed, await services.businesses.all(), business, Console()
         )
         await chat.run(stdin_lines())
 

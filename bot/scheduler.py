@@ -1,4 +1,4 @@
-"""Timed work under APScheduler: the mail dispatcher and the reminder sweep.
+"""Timed work under APScheduler: the mail dispatcher, the chat dispatcher, the reminder sweep.
 
 Reminders live in the database, not in the scheduler: one sweep job finds those that fell due,
 so a restart loses none and start-up stays fast however many are planned.
@@ -14,6 +14,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot import logs
+from bot.chat.dispatcher import ChatDispatcher
 from bot.mail.dispatcher import Dispatcher
 from core.clock import Clock
 from storage.outbox import SqlReminders
@@ -32,12 +33,16 @@ class Background:
         *,
         poll_seconds: float,
         sweep_seconds: float,
+        chat: ChatDispatcher | None = None,
+        chat_poll_seconds: float = 0.25,
     ) -> None:
         self.dispatcher = dispatcher
         self.reminders = reminders
+        self.chat = chat
         self.clock = clock
         self._poll = poll_seconds
         self._sweep = sweep_seconds
+        self._chat_poll = chat_poll_seconds
         self._scheduler: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[object]] = set()
 
@@ -51,9 +56,17 @@ class Background:
         """Send what the outbox holds."""
         await self.dispatcher.run_once()
 
+    async def deliver_chat(self) -> None:
+        """Start the chat deliveries that are due (each conversation runs on its own)."""
+        if self.chat is not None:
+            await self.chat.tick()
+
     def start(self) -> None:
         scheduler = AsyncIOScheduler(timezone=UTC)
-        for job, seconds in ((self.sweep, self._sweep), (self.dispatch, self._poll)):
+        jobs = [(self.sweep, self._sweep), (self.dispatch, self._poll)]
+        if self.chat is not None and self.chat.senders:
+            jobs.append((self.deliver_chat, self._chat_poll))
+        for job, seconds in jobs:
             scheduler.add_job(
                 self._tracked(job),
                 "interval",
@@ -86,11 +99,15 @@ class Background:
     async def stop(self, grace_seconds: float = 8.0) -> None:
         """Stop scheduling and wait (bounded) for the jobs in flight to finish and mark."""
         self.dispatcher.stop()
+        if self.chat is not None:
+            self.chat.stop()
         scheduler, self._scheduler = self._scheduler, None
         if scheduler is not None:
             scheduler.pause()  # no new runs; shutting down now would cancel the ones in flight
         if self._running:
             await asyncio.wait(set(self._running), timeout=grace_seconds)
+        if self.chat is not None:
+            await self.chat.wait(grace_seconds / 2)
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         await self.dispatcher.transport.close()

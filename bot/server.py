@@ -70,7 +70,7 @@ async def serve(services: Services, *, attach_console: bool, business: int | Non
 
 
 async def _console(services: Services, found: list[Business], business: int | None) -> None:
-    chat = await open_console(services.desk, services.feed, found, business, Console())
+    chat = await open_console(services.chat, services.feed, found, business, Console())
     await chat.run(stdin_lines())
 
 

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     mail_poll_seconds: float = Field(default=1.0, gt=0, le=5)
     mail_retry_hours: float = Field(default=24.0, gt=0)
     reminder_sweep_seconds: float = Field(default=15.0, gt=0, le=30)
+    chat_poll_seconds: float = Field(default=0.25, gt=0, le=5)
     slack_bot_token: SecretStr | None = None
     telegram_bot_token: SecretStr | None = None
 

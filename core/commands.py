@@ -2,7 +2,7 @@
 
 Views: today, tomorrow, week, next 7 days, all, 2026-12-01, 2026-12-01..2026-12-07, pending (any
 status), search ana, a bare word (search), #42 (details), calendar [2026-12], help.
-Actions: confirm 42, complete 42, cancel 42 [reason].
+Actions: confirm 42, complete 42, cancel 42 [reason], refunded 42.
 A list view may end in `page N`.
 """
 
@@ -24,7 +24,7 @@ FIRST_YEAR, LAST_YEAR = 1900, 9998  # dates outside this range are refused, neve
 EXAMPLES = (
     "today · tomorrow · week · next 7 days · all · 2026-12-01 · 2026-12-01..2026-12-07 · "
     "pending · search ana · #42 · calendar 2026-12 · confirm 42 · complete 42 · "
-    "cancel 42 customer asked · help"
+    "cancel 42 customer asked · refunded 42 · help"
 )
 
 
@@ -75,8 +75,15 @@ class Act:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class MarkRefunded:
+    """The owner refunded a cancelled booking in the provider's dashboard."""
+
+    booking_id: int
+
+
 View = ListDays | ListAll | ListStatus | Search | Details | ShowCalendar | Help
-Command = View | Act
+Command = View | Act | MarkRefunded
 
 
 class CommandError(ValueError):
@@ -95,7 +102,8 @@ _VIEW_WORDS = {
     "next 7": periods.next_days,
     "7 days": periods.next_days,
 }
-_OTHER_WORDS = ("all", "list", "search", "calendar", "help")
+_REFUND_WORDS = ("refunded", "refund")
+_OTHER_WORDS = ("all", "list", "search", "calendar", "help", *_REFUND_WORDS)
 KEYWORDS = (*_VIEW_WORDS, *_STATUS_WORDS, *_MOVE_WORDS, *_OTHER_WORDS)
 _DATE = r"\d{4}-\d{1,2}-\d{1,2}"
 _RANGE = re.compile(rf"^({_DATE})\s*\.\.\s*({_DATE})$")
@@ -152,6 +160,11 @@ def parse(text: str, today: date) -> Command:
         return _calendar(rest, today)
     if head in _MOVE_WORDS:
         return _action(_MOVE_WORDS[head], rest_original)
+    if head in _REFUND_WORDS:
+        ref = _BOOKING_REF.match(rest)
+        if not ref:
+            raise CommandError("Which booking did you refund? e.g. `refunded 42`.")
+        return MarkRefunded(int(ref.group(1)))
     if ref := _BOOKING_REF.match(lowered):
         return Details(int(ref.group(1)))
     if rng := _RANGE.match(lowered):

@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 from core import commands, periods, wording
+from core.cards import Card, actions_for, card_for
 from core.clock import Clock
 from core.commands import (
     Act,
@@ -16,6 +17,7 @@ from core.commands import (
     ListAll,
     ListDays,
     ListStatus,
+    MarkRefunded,
     Search,
     ShowCalendar,
 )
@@ -23,12 +25,13 @@ from core.errors import (
     BookingNotFound,
     BusinessNotFound,
     DomainError,
+    NotRefundable,
     StartInPast,
     StartTooFar,
     TooLateToCancel,
 )
 from core.folding import fold
-from core.lifecycle import IllegalMove, Move, MoveOutcome, allowed_moves, check_move
+from core.lifecycle import IllegalMove, Move, MoveOutcome, Status, check_move
 from core.model import Actor, ActorKind, Booking, Business, Channel, NewBooking, Page
 from core.ports import BookingFilter, BookingStore
 from core.replies import (
@@ -38,6 +41,7 @@ from core.replies import (
     HelpText,
     MoveDone,
     Problem,
+    RefundMarked,
     Reply,
 )
 
@@ -119,6 +123,8 @@ class Desk:
                 return await self.calendar(business, year, month)
             case Act(move=move, booking_id=booking_id, reason=reason):
                 return await self.act(business, booking_id, move, actor, reason)
+            case MarkRefunded(booking_id=booking_id):
+                return await self.refund_issued(business, booking_id, actor)
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
 
     async def _list(
@@ -151,8 +157,13 @@ class Desk:
 
     async def details(self, business: Business, booking_id: int) -> BookingCard:
         booking = await self.booking(business, booking_id)
+        return BookingCard(business, booking, await self.card(business, booking))
+
+    async def card(self, business: Business, booking: Booking) -> Card:
+        """The booking's card as it is now: with its overlaps and the customer's record."""
         overlaps = await self._store.overlapping(booking)
-        return BookingCard(business, booking, overlaps, allowed_moves(booking.status))
+        record = await self._store.customer_record(booking)
+        return card_for(business, booking, overlaps, record)
 
     async def calendar(self, business: Business, year: int, month: int) -> CalendarMonth:
         span = periods.month_span(year, month)
@@ -171,14 +182,27 @@ class Desk:
         move: Move,
         actor: Actor,
         reason: str | None = None,
+        expected: Status | None = None,
     ) -> MoveDone:
         """Apply a move; a repeat is a harmless no-op, a lost race is reported, not retried.
 
+        `expected` is the status a card showed when its button was pressed: the move applies
+        only if the booking still has it (a Cancel pressed on a pending card never cancels a
+        booking confirmed since). Typed commands pass None.
+
         Raises:
             BookingNotFound: no such booking in this business.
-            IllegalMove: the booking's status does not allow the move (perhaps a moment ago).
+            IllegalMove: the booking's status does not allow the move (perhaps a moment ago),
+                or it changed since the card was drawn (`changed_by` says who changed it).
         """
         booking = await self.booking(business, booking_id)
+        if expected is not None and booking.status not in (expected, move.target):
+            raise IllegalMove(
+                booking_id=booking.id,
+                status=booking.status,
+                move=move,
+                changed_by=booking.last_move,
+            )
         outcome = _check(booking, move)
         if outcome is MoveOutcome.APPLIED:
             moved = await self._store.move_booking(booking, move, actor, reason, self._clock.now())
@@ -190,12 +214,35 @@ class Desk:
                         booking_id=booking.id,
                         status=booking.status,
                         move=move,
-                        changed_by=booking.history[-1] if booking.history else None,
+                        changed_by=booking.last_move,
                     )
                 outcome = MoveOutcome.ALREADY
             else:
                 booking = moved
-        return MoveDone(business, booking, move, outcome, allowed_moves(booking.status))
+        return MoveDone(business, booking, move, outcome, actions_for(booking))
+
+    async def refund_issued(
+        self, business: Business, booking_id: int, actor: Actor
+    ) -> RefundMarked:
+        """Record that the owner refunded a cancelled booking (the status stays cancelled);
+        a second mark changes nothing.
+
+        Raises:
+            BookingNotFound: no such booking in this business.
+            NotRefundable: the booking isn't cancelled, or nothing was paid.
+        """
+        booking = await self.booking(business, booking_id)
+        if booking.refund_issued is not None:
+            return RefundMarked(business, booking, MoveOutcome.ALREADY, actions_for(booking))
+        if not booking.refund_owed:
+            raise NotRefundable(booking.id, booking.status)
+        marked = await self._store.note_refund_issued(booking, actor, self._clock.now())
+        if marked is None:  # a second tap got there first
+            booking = await self.booking(business, booking_id)
+            if booking.refund_issued is None:
+                raise NotRefundable(booking.id, booking.status)
+            return RefundMarked(business, booking, MoveOutcome.ALREADY, actions_for(booking))
+        return RefundMarked(business, marked, MoveOutcome.APPLIED, actions_for(marked))
 
     async def customer_cancel(
         self, business: Business, booking_id: int, reason: str | None, channel: Channel
@@ -235,7 +282,7 @@ def _check(booking: Booking, move: Move, *, lost: bool = False) -> MoveOutcome:
     try:
         return check_move(booking.status, move)
     except IllegalMove:
-        last = booking.history[-1] if (lost and booking.history) else None
+        last = booking.last_move if lost else None
         raise IllegalMove(
             booking_id=booking.id, status=booking.status, move=move, changed_by=last
         ) from None

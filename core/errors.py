@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from core.lifecycle import BookingNotFound, BusinessNotFound, DomainError, IllegalMove
+from core.lifecycle import BookingNotFound, BusinessNotFound, DomainError, IllegalMove, Status
 
 __all__ = [
     "BookingNotFound",
@@ -12,6 +12,7 @@ __all__ = [
     "DomainError",
     "IdempotencyConflict",
     "IllegalMove",
+    "NotRefundable",
     "StartInPast",
     "StartTooFar",
     "TooLateToCancel",
@@ -46,3 +47,12 @@ class IdempotencyConflict(DomainError):
     def __init__(self, key: str) -> None:
         super().__init__("this Idempotency-Key was used with a different request")
         self.key = key
+
+
+class NotRefundable(DomainError):
+    """Only a cancelled booking whose payment was taken can be marked refunded."""
+
+    def __init__(self, booking_id: int, status: Status) -> None:
+        super().__init__(f"booking {booking_id} ({status}) has nothing to refund")
+        self.booking_id = booking_id
+        self.status = status

@@ -19,6 +19,7 @@ class EventKind(StrEnum):
     CONFIRMED = "booking.confirmed"
     COMPLETED = "booking.completed"
     CANCELLED = "booking.cancelled"
+    REFUND_ISSUED = "booking.refund_issued"  # a note: the owner refunded; the status stays
     MAIL_FAILED = "mail.failed"  # an email to the customer failed for good: tell the owner
 
 
@@ -48,6 +49,16 @@ def booking_created(booking: Booking, actor: Actor) -> Event:
         occurred_at=booking.created_at,
         actor=actor,
         data={"start_at": booking.start_at.isoformat()},
+    )
+
+
+def refund_issued(booking: Booking, actor: Actor, at: datetime) -> Event:
+    return Event(
+        kind=EventKind.REFUND_ISSUED,
+        business_id=booking.business_id,
+        booking_id=booking.id,
+        occurred_at=at,
+        actor=actor,
     )
 
 

@@ -36,20 +36,33 @@ class Channel(StrEnum):
     TELEGRAM = "telegram"
     SYSTEM = "system"
 
+    @property
+    def label(self) -> str:
+        """The surface as people name it: 'Slack', 'Telegram', 'console'."""
+        return _CHANNEL_LABELS.get(self, self.value)
+
+
+_CHANNEL_LABELS = {Channel.SLACK: "Slack", Channel.TELEGRAM: "Telegram"}
+
 
 @dataclass(frozen=True)
 class Actor:
-    """Who made a change and through which surface."""
+    """Who made a change and through which surface.
+
+    `person_id` is the person's id on that surface (a Slack user id, a Telegram user id), so
+    two people with the same display name are never taken for one another.
+    """
 
     kind: ActorKind
     channel: Channel
     name: str = ""
+    person_id: str = ""
 
     def describe(self) -> str:
         who = self.name or self.kind.value
         if self.name and self.kind is not ActorKind.OWNER:
             who = f"{self.name} ({self.kind.value})"
-        return f"{who} via {self.channel.value}"
+        return f"{who} via {self.channel.label}"
 
 
 @functools.cache
@@ -95,15 +108,29 @@ class Payment:
     status: PaymentStatus = PaymentStatus.PAID
 
 
+class Note(StrEnum):
+    """A history entry that records a fact without moving the booking."""
+
+    REFUND_ISSUED = "refund-issued"  # the owner refunded in the provider's dashboard
+
+
 @dataclass(frozen=True)
 class HistoryEntry:
-    """One change of a booking: when, who, through which channel, from what to what, why."""
+    """One change of a booking: when, who, through which channel, from what to what, why.
+
+    A note (`note` set) keeps the status: `from_status` and `to_status` are the same.
+    """
 
     at: datetime
     actor: Actor
     from_status: Status | None
     to_status: Status
     reason: str | None = None
+    note: Note | None = None
+
+    @property
+    def is_move(self) -> bool:
+        return self.note is None and self.from_status is not None
 
 
 @dataclass(frozen=True)
@@ -131,9 +158,29 @@ class Booking:
     @property
     def cancellation(self) -> HistoryEntry | None:
         for entry in reversed(self.history):
-            if entry.to_status is Status.CANCELLED:
+            if entry.to_status is Status.CANCELLED and entry.note is None:
                 return entry
         return None
+
+    @property
+    def last_move(self) -> HistoryEntry | None:
+        """The latest change of status (not a note), if the booking has moved at all."""
+        for entry in reversed(self.history):
+            if entry.is_move:
+                return entry
+        return None
+
+    @property
+    def refund_issued(self) -> HistoryEntry | None:
+        for entry in reversed(self.history):
+            if entry.note is Note.REFUND_ISSUED:
+                return entry
+        return None
+
+    @property
+    def refund_owed(self) -> bool:
+        """Cancelled after the customer paid, and not yet marked refunded."""
+        return self.status is Status.CANCELLED and self.payment.status is PaymentStatus.PAID
 
 
 @dataclass(frozen=True)
@@ -147,6 +194,15 @@ class NewBooking:
     notes: str | None = None
     idempotency_key: str | None = None
     fingerprint: str = ""  # a digest of the request body, to spot a reused key
+
+
+@dataclass(frozen=True)
+class CustomerRecord:
+    """A customer's bookings with one business (same email), this one included."""
+
+    bookings: int = 1
+    completed: int = 0
+    cancelled: int = 0
 
 
 @dataclass(frozen=True)

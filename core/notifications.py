@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from core.events import EventKind
 from core.lifecycle import Status
@@ -21,10 +22,15 @@ class MailKind(StrEnum):
     REMINDER_30M = "reminder-30m"
     OWNER_NEW_BOOKING = "owner-new-booking"
     DELIVERY_FAILED = "delivery-failed"
+    CHAT_UNREACHABLE = "chat-unreachable"  # a linked conversation is gone: about no booking
 
     @property
     def to_owner(self) -> bool:
-        return self in (MailKind.OWNER_NEW_BOOKING, MailKind.DELIVERY_FAILED)
+        return self in (
+            MailKind.OWNER_NEW_BOOKING,
+            MailKind.DELIVERY_FAILED,
+            MailKind.CHAT_UNREACHABLE,
+        )
 
 
 EVENT_MAIL: dict[EventKind, tuple[MailKind, ...]] = {
@@ -32,6 +38,7 @@ EVENT_MAIL: dict[EventKind, tuple[MailKind, ...]] = {
     EventKind.CONFIRMED: (MailKind.CONFIRMED,),
     EventKind.CANCELLED: (MailKind.CANCELLED,),
     EventKind.COMPLETED: (),
+    EventKind.REFUND_ISSUED: (),
     EventKind.MAIL_FAILED: (MailKind.DELIVERY_FAILED,),
 }
 
@@ -95,7 +102,7 @@ class QueuedMail:
 
     id: int
     business_id: int
-    booking_id: int
+    booking_id: int | None  # None: about the business (a conversation became unreachable)
     kind: MailKind
     recipient: str
     status: DeliveryStatus
@@ -106,6 +113,7 @@ class QueuedMail:
     last_error: str | None = None
     sent_at: datetime | None = None
     failed_kind: MailKind | None = None
+    data: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from core.events import Event
 from core.lifecycle import Move, Status
-from core.model import Actor, Booking, Business, NewBooking, Page
+from core.model import Actor, Booking, Business, CustomerRecord, NewBooking, Page
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,18 @@ class BookingStore(Protocol):
         the booking as it now is; None when another change got there first and nothing was
         written.
         """
+        ...
+
+    async def customer_record(self, booking: Booking) -> CustomerRecord:
+        """How many bookings the booking's customer (same email) has with its business, and
+        how many of them were completed or cancelled; this one included."""
+        ...
+
+    async def note_refund_issued(
+        self, booking: Booking, actor: Actor, at: datetime
+    ) -> Booking | None:
+        """Mark a cancelled, paid booking refunded: a history note and an event, the status
+        kept. None when it was no longer cancelled-and-paid (another tap got there first)."""
         ...
 
 

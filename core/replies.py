@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from core.cards import Card, CardAction
 from core.lifecycle import Move, MoveOutcome
 from core.model import Booking, Business, Page
 
@@ -25,8 +26,7 @@ class BookingCard:
 
     business: Business
     booking: Booking
-    overlaps: list[Booking]
-    actions: list[Move]
+    card: Card
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,15 @@ class MoveDone:
     booking: Booking  # as it is after the move
     move: Move
     outcome: MoveOutcome
-    actions: list[Move] = field(default_factory=list)
+    actions: tuple[CardAction, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class RefundMarked:
+    business: Business
+    booking: Booking  # as it is after the note
+    outcome: MoveOutcome  # ALREADY: it was marked before; nothing changed
+    actions: tuple[CardAction, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
@@ -59,4 +67,4 @@ class Problem:
     text: str
 
 
-Reply = BookingList | BookingCard | CalendarMonth | MoveDone | HelpText | Problem
+Reply = BookingList | BookingCard | CalendarMonth | MoveDone | RefundMarked | HelpText | Problem

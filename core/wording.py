@@ -12,12 +12,13 @@ from core.errors import (
     DomainError,
     IdempotencyConflict,
     IllegalMove,
+    NotRefundable,
     StartInPast,
     StartTooFar,
     TooLateToCancel,
 )
-from core.lifecycle import Move, MoveOutcome
-from core.model import Booking, HistoryEntry, Page, Provider
+from core.lifecycle import Move, MoveOutcome, Status
+from core.model import Booking, CustomerRecord, HistoryEntry, Note, Page, Provider
 
 HELP = f"""Juneplum bookings — type a view or an action:
   today · tomorrow · week · next 7 days · all      bookings by day
@@ -27,6 +28,7 @@ HELP = f"""Juneplum bookings — type a view or an action:
   #42                                              one booking, with its actions
   calendar · calendar 2026-12                      bookings per day of a month
   confirm 42 · complete 42 · cancel 42 [reason]    act on a booking
+  refunded 42                                      you refunded a cancelled booking
 Add `page 2` to a list for more. Examples: {EXAMPLES}"""
 
 
@@ -62,6 +64,8 @@ def money(amount: Decimal, currency: str) -> str:
 
 
 def history_line(entry: HistoryEntry, zone: ZoneInfo) -> str:
+    if entry.note is not None:
+        return f"{when(entry.at, zone)}: {NOTES[entry.note]} by {entry.actor.describe()}"
     change = (
         f"{entry.from_status.value} → {entry.to_status.value}"
         if entry.from_status
@@ -69,6 +73,102 @@ def history_line(entry: HistoryEntry, zone: ZoneInfo) -> str:
     )
     reason = f" — “{entry.reason}”" if entry.reason else ""
     return f"{when(entry.at, zone)}: {change} by {entry.actor.describe()}{reason}"
+
+
+NOTES = {Note.REFUND_ISSUED: "refund marked issued"}
+PROVIDERS = {Provider.PAYPAL: "PayPal", Provider.INKRESS: "Inkress"}
+
+# The buttons of a card (core.cards.ActionId values) and what they say.
+ACTION_LABELS = {
+    "confirm": "Confirm",
+    "complete": "Mark as completed",
+    "cancel": "Cancel",
+    "refund-issued": "Refund issued",
+    "details": "View details",
+}
+
+
+def summary(booking: Booking, zone: ZoneInfo) -> str:
+    """'Ana Silva · Haircut · Wed 25 Nov 2026, 15:00–15:45 EST': a booking in one line."""
+    return f"{booking.customer.name} · {booking.service.name} · {span(booking, zone)}"
+
+
+def payment_line(booking: Booking) -> str:
+    p = booking.payment
+    return (
+        f"{money(p.amount, p.currency)} {p.status.value} via {PROVIDERS[p.provider]} "
+        f"(transaction {p.transaction_id})"
+    )
+
+
+def status_line(booking: Booking, zone: ZoneInfo) -> str:
+    """The status and who set it when: 'Confirmed by Riley via Slack · Wed 25 Nov 2026,
+    10:02 EST', or 'Pending — waiting for your confirmation'."""
+    moved = booking.last_move
+    label = booking.status.value.capitalize()
+    if moved is None:
+        return (
+            f"{label} — waiting for your confirmation"
+            if booking.status is Status.PENDING
+            else label
+        )
+    reason = f" — “{moved.reason}”" if moved.reason else ""
+    return f"{label} by {moved.actor.describe()} · {when(moved.at, zone)}{reason}"
+
+
+def customer_record(record: CustomerRecord) -> str:
+    """'First booking', or '4 bookings: 2 visits, 1 cancellation'."""
+    if record.bookings <= 1:
+        return "First booking with you"
+    parts = [
+        _count(record.completed, "visit"),
+        _count(record.cancelled, "cancellation"),
+    ]
+    return f"{record.bookings} bookings: " + ", ".join(parts)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def card_fields(
+    booking: Booking, zone: ZoneInfo, record: CustomerRecord
+) -> list[tuple[str, str, str, bool]]:
+    """A card's labelled lines: (key, label, value, shown on the brief card)."""
+    b = booking
+    price = money(b.service.price, b.payment.currency) if b.service.price is not None else "—"
+    fields = [
+        ("customer", "Customer", b.customer.name, True),
+        ("email", "Email", b.customer.email, False),
+        ("phone", "Phone", b.customer.phone or "—", False),
+        ("service", "Service", f"{b.service.name} ({b.service.duration_minutes} min)", True),
+        ("when", "When", span(b, zone), True),
+        ("price", "Price", price, True),
+        ("payment", "Payment", payment_line(b), True),
+    ]
+    if b.notes:
+        fields.append(("notes", "Notes", b.notes, True))
+    fields.append(("history", "Customer history", customer_record(record), True))
+    return fields
+
+
+def overlap_line(other: Booking, zone: ZoneInfo) -> str:
+    start, end = clock_time(other.start_at, zone), clock_time(other.end_at, zone)
+    return f"Overlaps with {other.ref} ({other.customer.name}, {start}–{end}, {other.status.value})"
+
+
+def refund_line(booking: Booking, zone: ZoneInfo) -> str | None:
+    """Where to refund a cancelled, paid booking; or who marked it refunded."""
+    issued = booking.refund_issued
+    if issued is not None:
+        return f"Refund marked issued by {issued.actor.describe()} · {when(issued.at, zone)}"
+    if booking.refund_owed:
+        return (
+            refund_hint(booking)
+            + " Then press “Refund issued” (or type `refunded "
+            + (f"{booking.id}`).")
+        )
+    return None
 
 
 def refund_hint(booking: Booking) -> str:
@@ -84,6 +184,114 @@ def refund_hint(booking: Booking) -> str:
     return (
         f"Cancelling does not refund. To refund {amount}, open transaction "
         f"{p.transaction_id} {where}."
+    )
+
+
+def change_notice(
+    booking: Booking, what: str, who: str, at: datetime, zone: ZoneInfo, reason: object = None
+) -> str:
+    """A change posted in a conversation: '#42 cancelled by Ana Silva (customer) via api,
+    10:02 EST — “sick” (Ana Silva · Haircut · Wed 25 Nov 2026, 15:00–15:45 EST)'."""
+    said = f" — “{reason}”" if reason else ""
+    return (
+        f"{booking.ref} {what} by {who}, {clock_time(at, zone)} {local(at, zone):%Z}{said} "
+        f"({summary(booking, zone)})"
+    )
+
+
+NOTES_BY_EVENT = {"booking.refund_issued": "refund marked issued"}
+
+
+def new_booking(title: str) -> str:
+    return f"New booking {title}"
+
+
+def card_headline(title: str, status: Status) -> str:
+    return f"Booking {title} · {status.value}"
+
+
+def mail_failed(booking: Booking, failed_kind: str, error: str) -> str:
+    phone = f" · {booking.customer.phone}" if booking.customer.phone else ""
+    return (
+        f"Email to {booking.customer.name} failed ({booking.ref}, {failed_kind}): {error}\n"
+        f"Write to them yourself: {booking.customer.email}{phone}"
+    )
+
+
+def refund_marked(booking: Booking, outcome: MoveOutcome) -> str:
+    if outcome is MoveOutcome.ALREADY:
+        return f"{booking.ref} is already marked refunded. Nothing changed."
+    return f"{booking.ref}: refund marked issued. It is in the booking's history."
+
+
+def not_refundable(booking_id: int, status: Status) -> str:
+    if status is not Status.CANCELLED:
+        return f"#{booking_id} is {status.value}; only a cancelled booking can be marked refunded."
+    return f"#{booking_id} has no payment to refund."
+
+
+def cancel_question(booking: Booking, zone: ZoneInfo) -> str:
+    return (
+        f"Cancel {booking.ref} ({summary(booking, zone)})? Add a reason for the customer "
+        f"(optional, up to {REASON_LIMIT} characters), or skip."
+    )
+
+
+REASON_LIMIT = 500
+REASON_TOO_LONG = f"Keep the reason under {REASON_LIMIT} characters."
+STALE_BUTTON = "That button is out of date. Here is the booking as it is now."
+UNKNOWN_BUTTON = "That button doesn't work any more. Type `help` for what I understand."
+
+# Linking a conversation to a business, in each surface's own commands.
+LINK_COMMANDS = {
+    "slack": ("/bookings connect <code>", "/bookings disconnect"),
+    "telegram": ("/start <code>", "/unlink"),
+    "console": ("link <code>", "unlink"),
+}
+LINK_REFUSED = (
+    "That code doesn't work: it may be mistyped, already used or expired. Ask for a new one "
+    "(`juneplum business link-code <business id>`)."
+)
+
+
+def not_linked(platform: str) -> str:
+    link, _ = LINK_COMMANDS[platform]
+    return (
+        "This conversation isn't linked to a business yet. Get a link code with "
+        f"`juneplum business link-code <business id>`, then send `{link}` here."
+    )
+
+
+def linked(business_name: str, again: bool) -> str:
+    if again:
+        return f"This conversation is linked to “{business_name}” again; alerts resume here."
+    return (
+        f"This conversation is now linked to “{business_name}”. New bookings will appear "
+        "here; type `help` for what you can ask."
+    )
+
+
+def linked_elsewhere(platform: str, business_name: str) -> str:
+    _, unlink = LINK_COMMANDS[platform]
+    return (
+        f"This conversation is already linked to “{business_name}”. Send `{unlink}` first "
+        "to link it to another business."
+    )
+
+
+def unlinked(business_name: str) -> str:
+    return (
+        f"This conversation is no longer linked to “{business_name}”; nothing more is posted here."
+    )
+
+
+NOT_LINKED_ANYWHERE = "This conversation isn't linked to any business."
+
+
+def unreachable(platform_label: str, title: str, reason: str) -> str:
+    return (
+        f"Juneplum can no longer post to {title} on {platform_label} ({reason}). Nothing more "
+        "goes there until it is linked again with a new code."
     )
 
 
@@ -121,6 +329,8 @@ def domain_error(err: DomainError) -> str:
         return "The start time is more than two years ahead."
     if isinstance(err, TooLateToCancel):
         return f"#{err.booking_id} has already started; it can no longer be cancelled online."
+    if isinstance(err, NotRefundable):
+        return not_refundable(err.booking_id, err.status)
     if isinstance(err, IdempotencyConflict):
         return "This Idempotency-Key was already used with a different request."
     return str(err)

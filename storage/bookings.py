@@ -27,7 +27,17 @@ from core.errors import IdempotencyConflict
 from core.events import Event
 from core.folding import search_text
 from core.lifecycle import Move, Status
-from core.model import Actor, Booking, Business, HistoryEntry, NewBooking, Page
+from core.model import (
+    Actor,
+    Booking,
+    Business,
+    CustomerRecord,
+    HistoryEntry,
+    NewBooking,
+    Note,
+    Page,
+    PaymentStatus,
+)
 from core.ports import BookingFilter
 from storage import rows, search_index
 from storage.database import Database
@@ -237,6 +247,44 @@ class SqlBookingStore:
             return None
         return replace(booking, status=move.target, history=(*booking.history, entry))
 
+    async def customer_record(self, booking: Booking) -> CustomerRecord:
+        params = {"business_id": booking.business_id, "email": booking.customer.email}
+
+        def work(conn: Connection) -> CustomerRecord:
+            counts = {r.status: int(r.n) for r in conn.execute(_CUSTOMER_RECORD, params).all()}
+            return CustomerRecord(
+                bookings=max(1, sum(counts.values())),
+                completed=counts.get(Status.COMPLETED.value, 0),
+                cancelled=counts.get(Status.CANCELLED.value, 0),
+            )
+
+        return await self._db.read(work)
+
+    async def note_refund_issued(
+        self, booking: Booking, actor: Actor, at: datetime
+    ) -> Booking | None:
+        entry = HistoryEntry(
+            at=at,
+            actor=actor,
+            from_status=booking.status,
+            to_status=booking.status,
+            note=Note.REFUND_ISSUED,
+        )
+        # The guard is the lock: of two taps at once, one marks it and the other finds it
+        # refunded already.
+        change = Guarded(
+            _MARK_REFUNDED,
+            {"booking_id": booking.id, "of_business": booking.business_id, "at": at},
+            [
+                Rows(_INSERT_HISTORY, [rows.history_values(booking.id, entry)]),
+                *event_rows([domain_events.refund_issued(booking, actor, at)], self._hooks),
+            ],
+        )
+        if not await self._db.write_guarded(change):
+            return None
+        payment = replace(booking.payment, status=PaymentStatus.REFUNDED)
+        return replace(booking, payment=payment, history=(*booking.history, entry))
+
     def _record(self, conn: Connection, new_events: Sequence[Event]) -> None:
         record_events(conn, new_events, self._hooks)
 
@@ -442,6 +490,24 @@ _INSERT_BOOKING = insert(bookings).returning(
 )
 _INSERT_HISTORY = insert(booking_history)
 _INSERT_KEY = insert(intake_keys)
+_CUSTOMER_RECORD = (
+    select(bookings.c.status, func.count().label("n"))
+    .where(
+        bookings.c.business_id == bindparam("business_id"),
+        bookings.c.customer_email == bindparam("email"),
+    )
+    .group_by(bookings.c.status)
+)
+_MARK_REFUNDED = (
+    update(bookings)
+    .where(
+        bookings.c.id == bindparam("booking_id"),
+        bookings.c.business_id == bindparam("of_business"),
+        bookings.c.status == Status.CANCELLED.value,
+        bookings.c.payment_status == PaymentStatus.PAID.value,
+    )
+    .values(payment_status=PaymentStatus.REFUNDED.value, updated_at=bindparam("at"))
+)
 _MOVE = (
     update(bookings)
     .where(

@@ -1,8 +1,15 @@
-"""The durable outbox and the reminder plan: mail is queued in the transaction that causes it.
+"""The durable outbox and the reminder plan: mail and chat deliveries are queued in the
+transaction that causes them.
 
 Claims are leases: PostgreSQL instances claim rows with FOR UPDATE SKIP LOCKED so any number of
-them send each email once; on SQLite, write transactions are serialised, so one dispatcher
+them send each delivery once; on SQLite, write transactions are serialised, so one dispatcher
 claims at a time. A claim whose holder died expires with its lease and is claimed again.
+
+Mail and chat share the table, the leases, the marks and the retries; they differ in what a
+claim takes. Emails are independent. A conversation's deliveries go out in order (a burst of
+bookings is a burst of cards, in booking order), so a chat claim takes a conversation's lane
+whole: only while no delivery of it is leased, and only from its oldest pending one when that
+one is due (see `claim_chat`).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    func,
     insert,
     literal,
     or_,
@@ -27,6 +35,7 @@ from sqlalchemy import (
     update,
 )
 
+from core.chat import ChatKind, QueuedChat
 from core.events import Event, EventKind
 from core.lifecycle import Status
 from core.model import Actor, ActorKind, Booking, Business, Channel, HistoryEntry
@@ -40,8 +49,16 @@ from core.notifications import (
 )
 from storage import rows
 from storage.database import Database
-from storage.event_feed import record_events
-from storage.tables import booking_history, bookings, businesses, outbox, reminders
+from storage.event_feed import EventHook, record_events
+from storage.tables import (
+    booking_history,
+    bookings,
+    businesses,
+    chat_messages,
+    conversations,
+    outbox,
+    reminders,
+)
 from storage.writes import Rows, insert_rows
 
 RETRY_WINDOW = timedelta(hours=24)
@@ -110,6 +127,29 @@ class MailQueue:
             "retry_until": at + self.retry_window,
         }
 
+    def business_mail(
+        self,
+        *,
+        business_id: int,
+        kind: MailKind,
+        dedupe_key: str,
+        data: dict[str, Any],
+        at: datetime,
+    ) -> dict[str, Any]:
+        """An email to the owner about the business rather than one booking."""
+        return {
+            "business_id": business_id,
+            "kind": kind.value,
+            "dedupe_key": dedupe_key,
+            "data": data,
+            "at": at,
+            "retry_until": at + self.retry_window,
+        }
+
+    @staticmethod
+    def business_rows(mails: Sequence[dict[str, Any]]) -> Rows:
+        return Rows(_QUEUE_BUSINESS_MAIL, mails)
+
     def queue(self, conn: Connection, mails: Sequence[dict[str, Any]]) -> None:
         """Queue emails. Each recipient is read by the INSERT itself (the customer's address
         on the booking, or the owner's on the business): one statement, not a read and a
@@ -117,7 +157,32 @@ class MailQueue:
         insert_rows(conn, [Rows(_QUEUE_MAIL, mails)])
 
 
-def _entry(row: Row[Any]) -> QueuedMail:
+def _entry(row: Row[Any]) -> QueuedMail | QueuedChat:
+    if row.channel == CHAT:
+        return _chat_entry(row)
+    return _mail_entry(row)
+
+
+def _chat_entry(row: Row[Any]) -> QueuedChat:
+    return QueuedChat(
+        id=row.id,
+        business_id=row.business_id,
+        booking_id=row.booking_id,
+        conversation_id=row.conversation_id,
+        kind=ChatKind(row.kind),
+        data=dict(row.data or {}),
+        recipient=row.recipient,
+        status=DeliveryStatus(row.status),
+        attempts=row.attempts,
+        created_at=row.created_at,
+        next_attempt_at=row.next_attempt_at,
+        retry_until=row.retry_until,
+        last_error=row.last_error,
+        sent_at=row.sent_at,
+    )
+
+
+def _mail_entry(row: Row[Any]) -> QueuedMail:
     return QueuedMail(
         id=row.id,
         business_id=row.business_id,
@@ -132,15 +197,27 @@ def _entry(row: Row[Any]) -> QueuedMail:
         last_error=row.last_error,
         sent_at=row.sent_at,
         failed_kind=MailKind(row.failed_kind) if row.failed_kind else None,
+        data=dict(row.data) if row.data else None,
     )
 
 
-class SqlOutbox:
-    """Claiming, marking and listing queued mail."""
+MAIL, CHAT = "mail", "chat"
 
-    def __init__(self, db: Database, queue: MailQueue | None = None) -> None:
+
+class SqlOutbox:
+    """Claiming, marking and listing queued mail and chat deliveries."""
+
+    def __init__(
+        self,
+        db: Database,
+        queue: MailQueue | None = None,
+        *,
+        event_hooks: Sequence[EventHook] | None = None,
+    ) -> None:
         self._db = db
         self._queue = queue or MailQueue()
+        # What a failed email's report causes: its email to the owner, and chat notices.
+        self._hooks = list(event_hooks) if event_hooks is not None else [self._queue]
         self._postgres = db.dialect == "postgresql"
 
     async def claim(
@@ -150,6 +227,7 @@ class SqlOutbox:
         due = (
             select(outbox.c.id)
             .where(
+                outbox.c.channel == MAIL,
                 outbox.c.status == DeliveryStatus.PENDING.value,
                 outbox.c.next_attempt_at <= now,
                 or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now),
@@ -168,7 +246,105 @@ class SqlOutbox:
 
         def work(conn: Connection) -> list[QueuedMail]:
             claimed = conn.execute(statement).all()
-            return sorted((_entry(r) for r in claimed), key=lambda m: m.id)
+            return sorted((_mail_entry(r) for r in claimed), key=lambda m: m.id)
+
+        return await self._db.write(work)
+
+    async def claim_chat(
+        self,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        platforms: Sequence[str],
+        lanes: int = 32,
+        per_lane: int = 20,
+    ) -> list[QueuedChat]:
+        """Lease the due chat deliveries of up to `lanes` conversations on `platforms`, at
+        most `per_lane` of each (paced sends must fit in the lease), each conversation's in
+        order. A conversation is taken only when no delivery of it is
+        leased and its oldest pending one is due, so its deliveries never overtake each
+        other: after a retry-after, the rest of the lane waits behind the one refused."""
+
+        def work(conn: Connection) -> list[QueuedChat]:
+            waiting = (
+                select(outbox.c.conversation_id)
+                .join(conversations, conversations.c.id == outbox.c.conversation_id)
+                .where(
+                    outbox.c.channel == CHAT,
+                    outbox.c.status == DeliveryStatus.PENDING.value,
+                    outbox.c.next_attempt_at <= now,
+                    conversations.c.platform.in_(list(platforms)),
+                )
+                .group_by(outbox.c.conversation_id)
+                .order_by(func.min(outbox.c.id))
+                .limit(lanes)
+            )
+            candidates = [int(c) for c in conn.execute(waiting).scalars().all()]
+            if not candidates:
+                return []
+            if self._postgres:  # one claimer per conversation at a time; others skip it
+                locked = (
+                    select(conversations.c.id)
+                    .where(conversations.c.id.in_(candidates))
+                    .with_for_update(skip_locked=True)
+                )
+                candidates = [int(c) for c in conn.execute(locked).scalars().all()]
+                if not candidates:
+                    return []
+            heads = conn.execute(
+                select(
+                    outbox.c.conversation_id,
+                    func.min(outbox.c.id).label("head"),
+                    func.max(case((outbox.c.lease_until >= now, 1), else_=0)).label("leased"),
+                )
+                .where(
+                    outbox.c.conversation_id.in_(candidates),
+                    outbox.c.status == DeliveryStatus.PENDING.value,
+                )
+                .group_by(outbox.c.conversation_id)
+            ).all()
+            free = [h for h in heads if not h.leased]
+            if not free:
+                return []
+            due_heads = (
+                conn.execute(
+                    select(outbox.c.conversation_id).where(
+                        outbox.c.id.in_([h.head for h in free]), outbox.c.next_attempt_at <= now
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if not due_heads:
+                return []
+            numbered = (
+                select(
+                    outbox.c.id,
+                    func.row_number()
+                    .over(partition_by=outbox.c.conversation_id, order_by=outbox.c.id)
+                    .label("place"),
+                )
+                .where(
+                    outbox.c.conversation_id.in_(list(due_heads)),
+                    outbox.c.status == DeliveryStatus.PENDING.value,
+                    outbox.c.next_attempt_at <= now,
+                )
+                .subquery()
+            )
+            rows = (
+                select(numbered.c.id)
+                .where(numbered.c.place <= per_lane)
+                .order_by(numbered.c.id)
+                .limit(limit)
+            )
+            claimed = conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(rows.scalar_subquery()))
+                .values(lease_owner=owner, lease_until=now + lease, attempts=outbox.c.attempts + 1)
+                .returning(*outbox.c)
+            ).all()
+            return sorted((_chat_entry(r) for r in claimed), key=lambda d: d.id)
 
         return await self._db.write(work)
 
@@ -192,7 +368,7 @@ class SqlOutbox:
         self, mails: Sequence[QueuedMail]
     ) -> tuple[dict[int, Booking], dict[int, Business]]:
         """The bookings (with history) and businesses a batch of emails is about, in one read."""
-        booking_ids = sorted({m.booking_id for m in mails})
+        booking_ids = sorted({m.booking_id for m in mails if m.booking_id is not None})
         business_ids = sorted({m.business_id for m in mails})
 
         def work(conn: Connection) -> tuple[dict[int, Booking], dict[int, Business]]:
@@ -244,7 +420,7 @@ class SqlOutbox:
         def work(conn: Connection) -> bool:
             if conn.execute(statement).rowcount != 1:
                 return False
-            if not mail.kind.to_owner:
+            if not mail.kind.to_owner and mail.booking_id is not None:
                 report = Event(
                     kind=EventKind.MAIL_FAILED,
                     business_id=mail.business_id,
@@ -259,10 +435,74 @@ class SqlOutbox:
                         "error": error[:200],
                     },
                 )
-                record_events(conn, [report], [self._queue])
+                record_events(conn, [report], self._hooks)
             return True
 
         return await self._db.write(work)
+
+    async def mark_posted(
+        self, delivery: QueuedChat, owner: str, message_ref: str, now: datetime
+    ) -> bool:
+        """A card was posted: remember its message (every later change redraws it) and mark
+        the delivery sent, in one transaction."""
+        sent = (
+            update(outbox)
+            .where(outbox.c.id == delivery.id, outbox.c.lease_owner == owner)
+            .values(
+                status=DeliveryStatus.SENT.value,
+                sent_at=now,
+                lease_owner=None,
+                lease_until=None,
+                last_error=None,
+            )
+        )
+        message = {
+            "conversation_id": delivery.conversation_id,
+            "booking_id": delivery.booking_id,
+            "message_ref": message_ref,
+            "posted_at": now,
+        }
+
+        def work(conn: Connection) -> bool:
+            # The message is kept even when our lease was lost: it was posted all the same.
+            conn.execute(insert(chat_messages), message)
+            return bool(conn.execute(sent).rowcount == 1)
+
+        return await self._db.write(work)
+
+    async def mark_chat_failed(self, delivery_id: int, owner: str, error: str) -> bool:
+        """Give up on a chat delivery (the platform refused it for good)."""
+        statement = (
+            update(outbox)
+            .where(outbox.c.id == delivery_id, outbox.c.lease_owner == owner)
+            .values(
+                status=DeliveryStatus.FAILED.value,
+                lease_owner=None,
+                lease_until=None,
+                last_error=error[:500],
+            )
+        )
+        return await self._db.write(lambda conn: conn.execute(statement).rowcount == 1)
+
+    async def release(
+        self, delivery_ids: Sequence[int], owner: str, next_attempt_at: datetime, error: str
+    ) -> None:
+        """Hand claimed deliveries back, untried, due again at `next_attempt_at` (the rest of
+        a lane behind one the platform asked us to retry later)."""
+        if not delivery_ids:
+            return
+        statement = (
+            update(outbox)
+            .where(outbox.c.id.in_(list(delivery_ids)), outbox.c.lease_owner == owner)
+            .values(
+                next_attempt_at=next_attempt_at,
+                lease_owner=None,
+                lease_until=None,
+                attempts=outbox.c.attempts - 1,
+                last_error=error[:500],
+            )
+        )
+        await self._db.write(lambda conn: conn.execute(statement))
 
     async def skip(self, mail_id: int, owner: str, reason: str) -> None:
         """Drop an email that no longer makes sense (a reminder for a cancelled booking)."""
@@ -301,7 +541,7 @@ class SqlOutbox:
 
     async def listing(
         self, statuses: Sequence[DeliveryStatus], limit: int = 200
-    ) -> list[QueuedMail]:
+    ) -> list[QueuedMail | QueuedChat]:
         query = (
             select(outbox)
             .where(outbox.c.status.in_([s.value for s in statuses]))
@@ -400,5 +640,31 @@ _QUEUE_MAIL = insert(outbox).from_select(
     )
     .join(businesses, businesses.c.id == bookings.c.business_id)
     .where(bookings.c.id == bindparam("booking_id")),
+)
+_QUEUE_BUSINESS_MAIL = insert(outbox).from_select(
+    [
+        "business_id",
+        "kind",
+        "recipient",
+        "dedupe_key",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "retry_until",
+        "created_at",
+        "data",
+    ],
+    select(
+        businesses.c.id,
+        bindparam("kind", type_=outbox.c.kind.type),
+        businesses.c.owner_email,
+        bindparam("dedupe_key", type_=outbox.c.dedupe_key.type),
+        literal(DeliveryStatus.PENDING.value, type_=outbox.c.status.type),
+        literal(0, type_=Integer),
+        bindparam("at", type_=outbox.c.next_attempt_at.type),
+        bindparam("retry_until", type_=outbox.c.retry_until.type),
+        bindparam("at", type_=outbox.c.created_at.type),
+        bindparam("data", type_=outbox.c.data.type),
+    ).where(businesses.c.id == bindparam("business_id", type_=Integer)),
 )
 _INSERT_REMINDER = insert(reminders)

@@ -17,6 +17,7 @@ from core.model import (
     Channel,
     Customer,
     HistoryEntry,
+    Note,
     Payment,
     PaymentStatus,
     Provider,
@@ -34,8 +35,8 @@ def business(row: Row[Any]) -> Business:
     )
 
 
-def actor(kind: str, channel: str, name: str) -> Actor:
-    return Actor(kind=ActorKind(kind), channel=Channel(channel), name=name)
+def actor(kind: str, channel: str, name: str, person_id: str = "") -> Actor:
+    return Actor(kind=ActorKind(kind), channel=Channel(channel), name=name, person_id=person_id)
 
 
 def history(row: Row[Any], prefix: str = "") -> HistoryEntry:
@@ -43,16 +44,19 @@ def history(row: Row[Any], prefix: str = "") -> HistoryEntry:
     in a row that joins it (a booking read with its history in one statement)."""
     values = row._mapping
     from_status = values[f"{prefix}from_status"]
+    note = values[f"{prefix}note"]
     return HistoryEntry(
         at=values[f"{prefix}at"],
         actor=actor(
             values[f"{prefix}actor_kind"],
             values[f"{prefix}channel"],
             values[f"{prefix}actor_name"],
+            values[f"{prefix}actor_id"],
         ),
         from_status=Status(from_status) if from_status else None,
         to_status=Status(values[f"{prefix}to_status"]),
         reason=values[f"{prefix}reason"],
+        note=Note(note) if note else None,
     )
 
 
@@ -84,7 +88,7 @@ def event(row: Row[Any]) -> Event:
         business_id=row.business_id,
         booking_id=row.booking_id,
         occurred_at=row.occurred_at,
-        actor=actor(row.actor_kind, row.channel, row.actor_name),
+        actor=actor(row.actor_kind, row.channel, row.actor_name, row.actor_id),
         data=dict(row.data),
     )
 
@@ -97,6 +101,7 @@ def event_values(e: Event) -> dict[str, Any]:
         "occurred_at": e.occurred_at,
         "actor_kind": e.actor.kind.value,
         "actor_name": e.actor.name,
+        "actor_id": e.actor.person_id,
         "channel": e.actor.channel.value,
         "data": e.data,
     }
@@ -112,4 +117,6 @@ def history_values(booking_id: int, entry: HistoryEntry) -> dict[str, Any]:
         "from_status": entry.from_status.value if entry.from_status else None,
         "to_status": entry.to_status.value,
         "reason": entry.reason,
+        "actor_id": entry.actor.person_id,
+        "note": entry.note.value if entry.note else None,
     }

@@ -64,6 +64,8 @@ bookings = Table(
     # Scans of one business in time order stay inside this index: it also holds the search text.
     Index("ix_bookings_business_start", "business_id", "start_at", "id", "search_text"),
     Index("ix_bookings_business_status_start", "business_id", "status", "start_at"),
+    # A card's line of customer history counts the customer's bookings with the business.
+    Index("ix_bookings_business_customer", "business_id", "customer_email"),
 )
 
 booking_history = Table(
@@ -78,6 +80,8 @@ booking_history = Table(
     Column("from_status", String(16)),
     Column("to_status", String(16), nullable=False),
     Column("reason", Text),
+    Column("actor_id", String(64), nullable=False, server_default=""),
+    Column("note", String(32)),  # a note (refund issued) keeps the status
 )
 
 events = Table(
@@ -92,6 +96,7 @@ events = Table(
     Column("actor_name", String(200), nullable=False),
     Column("channel", String(16), nullable=False),
     Column("data", JSON, nullable=False),
+    Column("actor_id", String(64), nullable=False, server_default=""),
     Index("ix_events_business_id", "business_id", "id"),
 )
 
@@ -105,15 +110,72 @@ intake_keys = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("platform", String(16), nullable=False),
+    Column("workspace", String(64), nullable=False),  # a Slack team; "" elsewhere
+    Column("chat_id", String(128), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("business_id", Integer, ForeignKey("businesses.id")),  # None: not linked
+    Column("linked_at", UTCDateTime),
+    Column("unreachable_at", UTCDateTime),  # the platform said it's gone: nothing is sent
+    Column("unreachable_reason", String(200)),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("platform", "workspace", "chat_id", name="uq_conversations_key"),
+    Index("ix_conversations_business", "business_id"),
+)
+
+conversation_log = Table(
+    "conversation_log",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("conversation_id", Integer, ForeignKey("conversations.id"), nullable=False),
+    Column("business_id", Integer, ForeignKey("businesses.id"), nullable=False),
+    Column("action", String(16), nullable=False),  # linked, relinked, unlinked, unreachable
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor_kind", String(16), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("actor_id", String(64), nullable=False),
+    Column("actor_name", String(200), nullable=False),
+    Column("detail", Text),
+)
+
+link_codes = Table(
+    "link_codes",
+    metadata,
+    Column("digest", String(64), primary_key=True),  # SHA-256 of the code; never the code
+    Column("business_id", Integer, ForeignKey("businesses.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime),
+    Column("conversation_id", Integer, ForeignKey("conversations.id")),
+)
+
+chat_messages = Table(
+    "chat_messages",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("conversation_id", Integer, ForeignKey("conversations.id"), nullable=False),
+    Column("booking_id", BigId, ForeignKey("bookings.id"), nullable=False),
+    Column("message_ref", String(64), nullable=False),  # Slack ts, Telegram message_id
+    Column("posted_at", UTCDateTime, nullable=False),
+    UniqueConstraint("conversation_id", "message_ref", name="uq_chat_messages_ref"),
+    Index("ix_chat_messages_booking", "booking_id", "conversation_id"),
+)
+
 outbox = Table(
     "outbox",
     metadata,
     Column("id", BigId, primary_key=True),
     Column("business_id", Integer, ForeignKey("businesses.id"), nullable=False),
-    Column("booking_id", BigId, ForeignKey("bookings.id"), nullable=False),
+    # None: about the business, not one booking (a conversation became unreachable)
+    Column("booking_id", BigId, ForeignKey("bookings.id")),
     Column("kind", String(32), nullable=False),
+    # An email address, or the conversation as "platform:chat" for a chat delivery.
     Column("recipient", String(320), nullable=False),
-    # Never queue the same email twice: "<booking>:<kind>", or "failed:<outbox id>".
+    # Never queue the same delivery twice: "<booking>:<kind>", "failed:<outbox id>", ...
     Column("dedupe_key", String(64), nullable=False, unique=True),
     Column("failed_kind", String(32)),
     Column("status", String(16), nullable=False),
@@ -125,7 +187,12 @@ outbox = Table(
     Column("last_error", Text),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
-    Index("ix_outbox_due", "status", "next_attempt_at"),
+    Column("channel", String(8), nullable=False, server_default="mail"),  # mail | chat
+    Column("conversation_id", Integer, ForeignKey("conversations.id")),
+    Column("data", JSON),  # a chat notice's words come from this
+    Index("ix_outbox_channel_due", "channel", "status", "next_attempt_at"),
+    # A conversation's deliveries go out in order: its lane.
+    Index("ix_outbox_lane", "conversation_id", "status", "id"),
 )
 
 reminders = Table(

@@ -47,6 +47,9 @@ class Rows:
 
     statement: Insert
     params: Sequence[dict[str, Any]]
+    # An INSERT ... SELECT that writes a row per match, none included (a chat delivery per
+    # linked conversation): not checked against the number of parameter sets.
+    fanout: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,10 @@ def insert_rows(conn: Connection, writes: Sequence[Rows]) -> None:
         if not rows.params:
             continue
         done = conn.execute(rows.statement, list(rows.params)).rowcount
-        if done not in (len(rows.params), -1):  # -1: asyncpg can't count an executemany
+        if not rows.fanout and done not in (
+            len(rows.params),
+            -1,
+        ):  # -1: asyncpg can't count an executemany
             table = rows.statement.table
             raise LookupError(f"inserted {done} of {len(rows.params)} rows into {table}")
 
@@ -98,28 +104,37 @@ def one_statement(change: Guarded) -> tuple[Select[Any], dict[str, Any]]:
     depend on what the guard changes (on SQLite they would see it): the mail's recipient is
     the customer's address, which no move changes.
     """
-    parts = [(rows.statement, params) for rows in change.then for params in rows.params]
-    statement = _composed(change.guard, tuple((s, tuple(sorted(p))) for s, p in parts))
+    parts = [
+        (rows.statement, params, rows.fanout) for rows in change.then for params in rows.params
+    ]
+    statement = _composed(change.guard, tuple((s, tuple(sorted(p)), f) for s, p, f in parts))
     values = dict(change.params)
-    for i, (_, params) in enumerate(parts):
+    for i, (_, params, _) in enumerate(parts):
         values.update({f"w{i}_{key}": value for key, value in params.items()})
     return statement, values
 
 
 @functools.lru_cache(maxsize=64)
-def _composed(guard: Update, parts: tuple[tuple[Insert, tuple[str, ...]], ...]) -> Select[Any]:
+def _composed(
+    guard: Update, parts: tuple[tuple[Insert, tuple[str, ...], bool], ...]
+) -> Select[Any]:
     """The statement of one shape (guard, and which inserts with which keys), built once, so
     SQLAlchemy compiles it and asyncpg prepares it once. The shapes are few: a move's kind
-    and the emails it queues."""
+    and the emails and chat deliveries it queues."""
     hit: Any = literal_column("1").label("hit")
     moved = guard.returning(hit).cte("moved")
     guarded = select(moved.c.hit).exists()
     inserts = [
-        _guarded_insert(statement, keys, f"w{i}_", guarded).returning(hit).cte(f"w{i}")
-        for i, (statement, keys) in enumerate(parts)
+        (_guarded_insert(statement, keys, f"w{i}_", guarded).returning(hit).cte(f"w{i}"), fanout)
+        for i, (statement, keys, fanout) in enumerate(parts)
     ]
     moved_count = _count(moved)
-    complete = and_(true(), *(_count(part) == moved_count for part in inserts))
+    # A fan-out may write any number of rows; it is counted all the same, or SQLAlchemy would
+    # leave out a CTE nothing refers to (and with it, its rows).
+    complete = and_(
+        true(),
+        *(_count(part) >= 0 if fanout else _count(part) == moved_count for part, fanout in inserts),
+    )
     return select(
         moved_count.label("moved"),
         # The cast wraps the CASE, whose conditions read the CTEs: nothing here is a constant

@@ -18,11 +18,12 @@ from rich.text import Text
 from bot import logs
 from bot.console import render as console_render
 from bot.errors import CannotStart
+from core import wording
+from core.chat import ChatDesk, cancel_reason
 from core.commands import Act, Command, CommandError
-from core.desk import Desk
 from core.errors import DomainError
 from core.feed import EventCursor
-from core.lifecycle import Move, allowed_moves
+from core.lifecycle import Move
 from core.model import Actor, ActorKind, Business, Channel
 from core.ports import EventFeed
 from core.replies import Problem
@@ -36,9 +37,10 @@ class ConsoleChat:
     """One owner's conversation: lines in, rendered replies and live alerts out."""
 
     def __init__(
-        self, desk: Desk, feed: EventFeed, business: Business, out: Console, actor: Actor
+        self, chat: ChatDesk, feed: EventFeed, business: Business, out: Console, actor: Actor
     ) -> None:
-        self.desk = desk
+        self.chat = chat
+        self.desk = chat.desk
         self.feed = feed
         self.business = business
         self.out = out
@@ -64,9 +66,10 @@ class ConsoleChat:
     async def _say(self, line: str) -> bool:
         if self._cancel_waiting is not None:
             waiting, self._cancel_waiting = self._cancel_waiting, None
-            reason = line.strip() or None
-            if reason and len(reason) > 500:
-                self.out.print(Problem("Keep the reason under 500 characters.").text, style="red")
+            try:
+                reason = cancel_reason(line)
+            except CommandError as err:
+                self.out.print(console_render.render(Problem(str(err))))
                 return True
             await self._run(Act(Move.CANCEL, waiting.booking_id, reason))
             return True
@@ -81,10 +84,14 @@ class ConsoleChat:
             self.out.print(console_render.render(Problem(str(err))))
             return True
         if isinstance(command, Act) and command.move is Move.CANCEL and command.reason is None:
+            try:
+                booking = await self.desk.booking(self.business, command.booking_id)
+            except DomainError as err:
+                self.out.print(console_render.render(Problem(wording.domain_error(err))))
+                return True
             self._cancel_waiting = command
-            self.out.print(
-                f"Reason for cancelling #{command.booking_id} (optional, Enter to skip):"
-            )
+            question = wording.cancel_question(booking, self.business.zone)
+            self.out.print(console_render.plain(f"{question} (Enter skips.)"))
             return True
         await self._run(command)
         return True
@@ -107,13 +114,10 @@ class ConsoleChat:
         for event in cursor.take(found, datetime.now(UTC)):  # wall clock: a grace period
             if event.actor == self.actor:
                 continue  # this console's own change: already answered inline
-            try:
-                booking = await self.desk.booking(self.business, event.booking_id)
-            except DomainError:
+            content = await self.chat.event_content(event)
+            if content is None:
                 continue
-            self.out.print(
-                console_render.alert(event, booking, self.business, allowed_moves(booking.status))
-            )
+            self.out.print(console_render.alert(content))
             shown += 1
         return shown
 
@@ -199,7 +203,11 @@ def console_choices(businesses: list[Business], business_id: int | None) -> list
 
 
 async def open_console(
-    desk: Desk, feed: EventFeed, businesses: list[Business], business_id: int | None, out: Console
+    chat: ChatDesk,
+    feed: EventFeed,
+    businesses: list[Business],
+    business_id: int | None,
+    out: Console,
 ) -> ConsoleChat:
     """A console for the given business, the only one, or the one the owner picks.
 
@@ -222,7 +230,10 @@ async def open_console(
         else:
             raise ConsoleSetupError("No business chosen.")
     # Each console is its own owner, so two consoles see each other's moves as alerts.
-    actor = Actor(ActorKind.OWNER, Channel.CONSOLE, f"{getpass.getuser()} (console {os.getpid()})")
-    chat = ConsoleChat(desk, feed, chosen, out, actor)
-    await chat.start_watching(after=since)
-    return chat
+    user = getpass.getuser()
+    actor = Actor(
+        ActorKind.OWNER, Channel.CONSOLE, f"{user} (console {os.getpid()})", f"{user}:{os.getpid()}"
+    )
+    console = ConsoleChat(chat, feed, chosen, out, actor)
+    await console.start_watching(after=since)
+    return console

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar as cal
+from collections.abc import Sequence
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
@@ -10,9 +11,9 @@ from rich.table import Table
 from rich.text import Text
 
 from core import wording
-from core.events import Event, EventKind
+from core.cards import ActionId, Card, CardAction
+from core.chat import Content
 from core.lifecycle import Move, Status
-from core.model import Booking, Business
 from core.replies import (
     BookingCard,
     BookingList,
@@ -20,6 +21,7 @@ from core.replies import (
     HelpText,
     MoveDone,
     Problem,
+    RefundMarked,
     Reply,
 )
 
@@ -49,6 +51,8 @@ def render(reply: Reply) -> RenderableType:
             return _calendar(reply)
         case MoveDone():
             return _move_done(reply)
+        case RefundMarked():
+            return _refund_marked(reply)
         case HelpText(text=text):
             return _t(text)
         case Problem(text=text):
@@ -56,12 +60,28 @@ def render(reply: Reply) -> RenderableType:
     raise AssertionError(f"unrendered reply {reply!r}")  # pragma: no cover
 
 
-def actions_hint(booking: Booking, actions: list[Move]) -> Text:
+def actions_hint(booking_id: int, actions: Sequence[CardAction]) -> Text:
     """The buttons a chat would show, as commands to type."""
-    if not actions:
-        return _t(f"{booking.ref} is {booking.status.value}: no further actions.", style="dim")
-    typed = "  ".join(f"[{m.value} {booking.id}]" for m in actions)
+    buttons = [a for a in actions if a.id is not ActionId.DETAILS]
+    if not buttons:
+        return _t(f"#{booking_id}: no further actions.", style="dim")
+    typed = "  ".join(f"[{TYPED[a.id].format(id=booking_id)}]" for a in buttons)
     return _t(f"Actions: {typed}", style="cyan")
+
+
+# What to type for each button of a card.
+TYPED = {
+    ActionId.CONFIRM: "confirm {id}",
+    ActionId.COMPLETE: "complete {id}",
+    ActionId.CANCEL: "cancel {id}",
+    ActionId.REFUND_ISSUED: "refunded {id}",
+    ActionId.DETAILS: "#{id}",
+}
+
+
+def plain(text: str) -> Text:
+    """Words of ours that may quote a customer's: shown as typed, never as markup."""
+    return _t(text)
 
 
 def _status(status: Status) -> Text:
@@ -91,39 +111,34 @@ def _list(reply: BookingList) -> RenderableType:
 
 
 def _card(reply: BookingCard) -> RenderableType:
-    b, zone = reply.booking, reply.business.zone
+    return card_panel(reply.card, title=f"{reply.card.title} — {reply.business.name}", full=True)
+
+
+def card_panel(card: Card, *, title: str, full: bool, border: str = "none") -> Panel:
+    """A card as a panel: its fields (all of them in the full details), warnings, refund,
+    history (full only) and the actions as commands to type."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
-    grid.add_row("Status", _status(b.status))
-    grid.add_row("When", _t(wording.span(b, zone)))
-    grid.add_row("Customer", _t(b.customer.name))
-    grid.add_row("Email", _t(b.customer.email))
-    grid.add_row("Phone", _t(b.customer.phone or "—"))
-    price = wording.money(b.service.price, b.payment.currency) if b.service.price else "—"
-    grid.add_row("Service", _t(f"{b.service.name} ({b.service.duration_minutes} min, {price})"))
-    grid.add_row(
-        "Payment",
-        _t(
-            f"{wording.money(b.payment.amount, b.payment.currency)} {b.payment.status.value} via "
-            f"{b.payment.provider.value} (transaction {b.payment.transaction_id})"
-        ),
+    grid.add_row("Status", _t(card.status_line, style=STATUS_STYLE[card.status]))
+    shown = card.fields if full else [f for f in card.brief_fields if not f.in_summary]
+    for field in shown:
+        grid.add_row(field.label, _t(field.value))
+    parts: list[RenderableType] = [] if full else [_t(card.summary)]
+    parts.append(grid)
+    parts.extend(_t(w, style="bold yellow") for w in card.warnings)
+    if card.refund:
+        parts.append(_t(card.refund, style="magenta"))
+    if full:
+        parts.append(_t("History", style="bold"))
+        parts.extend(_t(f"  {line}") for line in card.history)
+    parts.append(actions_hint(card.booking_id, card.actions))
+    return Panel(
+        Group(*parts),
+        title=_t(title),
+        title_align="left",
+        border_style=border,
     )
-    if b.notes:
-        grid.add_row("Notes", _t(b.notes))
-    parts: list[RenderableType] = [grid]
-    if reply.overlaps:
-        clash = ", ".join(
-            f"{o.ref} {wording.clock_time(o.start_at, zone)} {o.customer.name}"
-            for o in reply.overlaps
-        )
-        parts.append(_t(f"Overlaps with {clash}", style="bold yellow"))
-    if b.status is Status.CANCELLED:
-        parts.append(_t(wording.refund_hint(b), style="magenta"))
-    parts.append(_t("History", style="bold"))
-    parts.extend(_t(f"  {wording.history_line(h, zone)}") for h in b.history)
-    parts.append(actions_hint(b, reply.actions))
-    return Panel(Group(*parts), title=_t(f"{b.ref} — {reply.business.name}"), title_align="left")
 
 
 def _calendar(reply: CalendarMonth) -> RenderableType:
@@ -159,39 +174,28 @@ def _move_done(reply: MoveDone) -> RenderableType:
     lines: list[RenderableType] = [
         _t(wording.move_done(b, reply.move, reply.outcome, reply.business.zone), style="green")
     ]
-    if reply.move is Move.CANCEL:
-        lines.append(_t(wording.refund_hint(b), style="magenta"))
-    lines.append(actions_hint(b, reply.actions))
+    refund = wording.refund_line(b, reply.business.zone)
+    if reply.move is Move.CANCEL and refund:
+        lines.append(_t(refund, style="magenta"))
+    lines.append(actions_hint(b.id, reply.actions))
     return Group(*lines)
 
 
-def alert(event: Event, booking: Booking, business: Business, actions: list[Move]) -> Panel:
-    """A live alert for something that happened elsewhere (new booking, customer cancel)."""
-    zone = business.zone
-    what = f"{booking.customer.name} · {booking.service.name} · {wording.span(booking, zone)}"
-    paid = (
-        f"{wording.money(booking.payment.amount, booking.payment.currency)} paid via "
-        f"{booking.payment.provider.value}"
+def _refund_marked(reply: RefundMarked) -> RenderableType:
+    b = reply.booking
+    return Group(
+        _t(wording.refund_marked(b, reply.outcome), style="green"),
+        actions_hint(b.id, reply.actions),
     )
-    if event.kind is EventKind.CREATED:
-        title, body = f"New booking {booking.ref}", f"{what}\n{paid}"
-    elif event.kind is EventKind.MAIL_FAILED:
-        title = f"Email to {booking.customer.name} failed ({booking.ref}, {event.data.get('kind')})"
-        body = (
-            f"{event.data.get('error', '')}\nWrite to them yourself: {booking.customer.email}"
-            + (f" · {booking.customer.phone}" if booking.customer.phone else "")
-        )
-    else:
-        reason = event.data.get("reason")
-        said = f" — “{reason}”" if reason else ""
-        verb = event.kind.value.removeprefix("booking.")
-        title = f"{booking.ref} {verb} by {event.actor.describe()}"
-        body = f"{what}{said}"
-        if event.kind is EventKind.CANCELLED:
-            body += "\n" + wording.refund_hint(booking)
-    return Panel(
-        Group(_t(body), actions_hint(booking, actions)),
-        title=_t(title),
-        title_align="left",
-        border_style="cyan",
-    )
+
+
+def alert(content: Content) -> RenderableType:
+    """A live alert for something that happened elsewhere: a new booking's card, or a
+    notice (a customer's cancellation, another owner's move, a failed email)."""
+    parts: list[RenderableType] = []
+    if content.notice:
+        parts.append(_t(content.notice, style="bold"))
+    if content.card is not None:
+        title = content.headline or content.card.title
+        parts.append(card_panel(content.card, title=title, full=False, border="cyan"))
+    return Group(*parts)

@@ -84,6 +84,7 @@ KIND_LABELS = {
     MailKind.REMINDER_30M: "30-minute reminder",
     MailKind.OWNER_NEW_BOOKING: "new booking",
     MailKind.DELIVERY_FAILED: "delivery failed",
+    MailKind.CHAT_UNREACHABLE: "chat unreachable",
 }
 
 _templates = Environment(
@@ -159,6 +160,57 @@ def compose(
     structural = list(msg.items())  # MIME-Version and Content-Type, after ours
     for name, _ in structural:
         del msg[name]
+    for name, value in [*headers.items(), *structural]:
+        msg[name] = value
+    return msg
+
+
+def compose_for_business(
+    kind: MailKind,
+    business: Business,
+    data: dict[str, Any],
+    *,
+    message_id: str,
+    mail_from: str,
+    now: datetime,
+) -> Message:
+    """An email to the owner about the business rather than one booking: a linked chat
+    conversation that can no longer be reached (`data` says which, and why).
+
+    Raises:
+        ValueError: `kind` isn't about a business; an address is malformed.
+    """
+    if kind is not MailKind.CHAT_UNREACHABLE:
+        raise ValueError(f"{kind} is about a booking")
+    for address in (business.owner_email, mail_from):
+        if not address.isascii() or "@" not in address or any(c in address for c in _NOT_IN_ADDR):
+            raise ValueError(f"can't send to or from {address!r}")
+    business_name = one_line(business.name)
+    title = one_line(str(data.get("title", "")))
+    platform = one_line(str(data.get("platform", "")))
+    subject = one_line(f"Alerts can't reach {title} on {platform}")
+    context = {
+        "subject": subject,
+        "business_name": business_name,
+        "business_id": business.id,
+        "title": title,
+        "notice": wording.unreachable(platform, title, one_line(str(data.get("reason", "")))),
+    }
+    msg = MIMEMultipart("alternative", boundary=_boundary("alt"), policy=POLICY)
+    msg.attach(_part(_templates.get_template(f"{kind.value}.txt").render(context), "plain"))
+    msg.attach(_part(_templates.get_template(f"{kind.value}.html").render(context), "html"))
+    structural = list(msg.items())
+    for name, _ in structural:
+        del msg[name]
+    headers = {
+        "To": _address(business_name, business.owner_email),
+        "From": _address(business_name, mail_from),
+        "Subject": _unstructured(subject),
+        "Date": format_datetime(now),
+        "Message-ID": message_id,
+        KIND_HEADER: kind.value,
+        "Auto-Submitted": "auto-generated",
+    }
     for name, value in [*headers.items(), *structural]:
         msg[name] = value
     return msg
@@ -242,6 +294,8 @@ def subject_for(
         case MailKind.DELIVERY_FAILED:
             failed = failed_kind.value if failed_kind else "unknown"
             subject = f"Email to {name} failed ({booking.ref}, {failed})"
+        case MailKind.CHAT_UNREACHABLE:
+            raise ValueError("a chat-unreachable email is about a business: compose_for_business")
     return one_line(subject)
 
 

@@ -19,7 +19,7 @@ from email.message import Message
 from enum import StrEnum
 
 from bot import logs
-from bot.mail.compose import compose
+from bot.mail.compose import compose, compose_for_business
 from bot.mail.transport import DeliveryError, MailTransport
 from core.clock import Clock
 from core.model import Booking, Business
@@ -50,7 +50,8 @@ class DispatchSettings:
 def message_id(mail: QueuedMail, mail_from: str) -> str:
     """Stable per outbox row, so a resend after a crash carries the same id."""
     domain = mail_from.rpartition("@")[2] or "juneplum.invalid"
-    return f"<outbox-{mail.id}.booking-{mail.booking_id}@{domain}>"
+    about = f"booking-{mail.booking_id}" if mail.booking_id is not None else "business"
+    return f"<outbox-{mail.id}.{about}@{domain}>"
 
 
 class Delivery(StrEnum):
@@ -115,10 +116,20 @@ class Dispatcher:
     def message_for(self, mail: QueuedMail, about: _About) -> Message | None:
         """The composed email, or None when it is no longer wanted."""
         found, firms = about
-        booking, business = found.get(mail.booking_id), firms.get(mail.business_id)
+        business = firms.get(mail.business_id)
+        now = self.clock.now()
+        if business is not None and mail.booking_id is None:  # about the business itself
+            return compose_for_business(
+                mail.kind,
+                business,
+                mail.data or {},
+                message_id=message_id(mail, self.settings.mail_from),
+                mail_from=self.settings.mail_from,
+                now=now,
+            )
+        booking = found.get(mail.booking_id) if mail.booking_id is not None else None
         if business is None or booking is None:
             return None
-        now = self.clock.now()
         if mail.kind in REMINDERS and not reminder_still_useful(
             mail.kind, booking.start_at, booking.status, now
         ):

@@ -243,7 +243,7 @@ async def test_outbox_lists_pending_and_failed_mail_and_retries_a_failed_one(
     ]
     assert rows[0][5].startswith("550")
     retried = await asyncio.to_thread(run, env, tmp_path, "outbox", "retry", str(failed.id))
-    assert retried.returncode == 0 and f"Email {failed.id} queued again" in retried.stdout
+    assert retried.returncode == 0 and f"Delivery {failed.id} queued again" in retried.stdout
     again = await asyncio.to_thread(run, env, tmp_path, "outbox", "retry", str(failed.id))
-    assert again.returncode == 2 and "No failed email" in again.stderr
+    assert again.returncode == 2 and "No failed delivery" in again.stderr
     assert "\tpending\t" in (await asyncio.to_thread(run, env, tmp_path, "outbox")).stdout

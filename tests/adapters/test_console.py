@@ -25,7 +25,7 @@ class Dialog:
     def __init__(self, services: Services, business: Business) -> None:
         self.screen = io.StringIO()
         out = Console(file=self.screen, width=120, color_system=None, emoji=False)
-        self.chat = ConsoleChat(services.desk, services.feed, business, out, ME)
+        self.chat = ConsoleChat(services.chat, services.feed, business, out, ME)
 
     def _take(self) -> str:
         text = self.screen.getvalue()
@@ -77,26 +77,32 @@ async def test_the_owner_lists_opens_confirms_and_completes_a_booking(
     today = await dialog.say("/bookings today")
     assert f"#{booking_id}" in today and "15:00" in today and "pending" in today
     card = await dialog.say(f"#{booking_id}")
-    assert "ana@example.com" in card and "45.00 USD paid via paypal" in card
+    assert "ana@example.com" in card and "45.00 USD paid via PayPal (transaction T1)" in card
     assert f"[confirm {booking_id}]  [cancel {booking_id}]" in card
     assert f"#{booking_id} confirmed: Ana Silva" in await dialog.say(f"confirm {booking_id}")
     assert "already confirmed" in await dialog.say(f"confirm {booking_id}")
     done = await dialog.say(f"complete {booking_id}")
     assert f"#{booking_id} completed" in done and "no further actions" in done
-    alerts = await dialog.alerts()  # the owner's own moves are answered inline, not re-alerted
-    assert "New booking" in alerts
-    assert "by owner via console" not in alerts
+    # The owner's own moves are answered inline, not alerted again; the new booking's card is
+    # drawn as the booking is now.
+    alerts = await dialog.alerts()
+    assert alerts.count("New booking") == 1 and "Completed by owner via console" in alerts
+    assert f"#{booking_id} confirmed by" not in alerts
+    assert f"#{booking_id} completed by" not in alerts
 
 
 async def test_cancel_asks_for_a_reason_and_leads_to_the_refund(
     services: Services, business: Business, dialog: Dialog
 ) -> None:
     booking_id = await book(services, business)
-    assert "Reason for cancelling" in await dialog.say(f"cancel {booking_id}")
+    asked = " ".join((await dialog.say(f"cancel {booking_id}")).split())
+    assert f"Cancel #{booking_id} (Ana Silva · Haircut · Wed 25 Nov 2026" in asked
+    assert "optional, up to 500 characters" in asked
     done = await dialog.say("customer moved away")
     assert f"#{booking_id} cancelled" in done
-    assert "Cancelling does not refund" in done and "TX-1" not in done
+    assert "Cancelling does not refund. To refund 45.00 USD, open transaction T1" in done
     assert "https://www.paypal.com/activity/payment/T1" in done
+    assert f"[refunded {booking_id}]" in done
     card = await dialog.say(f"#{booking_id}")
     assert "“customer moved away”" in card and "pending → cancelled by owner via console" in card
 

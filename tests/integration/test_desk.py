@@ -120,7 +120,7 @@ async def test_the_owner_who_loses_a_race_is_told_who_won(
     racing = Desk(SlowReader(services, Move.CANCEL), services.clock)  # type: ignore[arg-type]
     reply = await racing.handle(business.id, f"confirm {booking.id}", OWNER)
     assert reply == Problem(
-        f"#{booking.id} was cancelled a moment ago by Riley via slack, "
+        f"#{booking.id} was cancelled a moment ago by Riley via Slack, "
         "so your confirm was not applied."
     )
     assert (await services.desk.booking(business, booking.id)).status is Status.CANCELLED
@@ -224,8 +224,8 @@ async def test_details_show_an_overlap_without_refusing_the_booking(
     assert created
     card = await services.desk.run(business, services.desk.parse(business, f"#{second.id}"), OWNER)
     assert isinstance(card, BookingCard)
-    assert [o.id for o in card.overlaps] == [first.id]
-    assert card.actions == [Move.CONFIRM, Move.CANCEL]
+    assert card.card.warnings == (f"Overlaps with #{first.id} (Ana Silva, 10:00–10:45, pending)",)
+    assert [a.id.value for a in card.card.actions] == ["confirm", "cancel", "details"]
 
 
 async def test_writers_in_two_processes_wait_for_each_other_instead_of_failing(

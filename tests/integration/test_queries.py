@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, insert
 
 import storage.search_index
 from bot.app import Services, build_services
 from bot.settings import Settings
 from core.clock import FixedClock
+from core.folding import search_text
 from core.lifecycle import Move
 from core.model import Business
 from core.replies import BookingList, CalendarMonth, Problem
 from storage import migrate
+from storage.tables import bookings
 from tests.conftest import OWNER, PAGE, _kiwi_tutors, _plum_salon, new_booking, sql_sent
 
 
@@ -283,7 +286,30 @@ async def test_bookings_stored_before_the_bigram_index_are_in_it(
         await migrate.upgrade(services.db, "0004")  # the schema before the bigram index
         business = await _plum_salon(services)
         start = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
-        old = await add(services, business, "渡辺 健太", "Cut", start)
+        # Written as that schema's code wrote it: the booking row alone is what is indexed.
+        old_row = {
+            "business_id": business.id,
+            "customer_name": "渡辺 健太",
+            "customer_email": "kenta@example.com",
+            "service_name": "Cut",
+            "duration_minutes": 45,
+            "start_at": start,
+            "end_at": start + timedelta(minutes=45),
+            "status": "pending",
+            "payment_provider": "paypal",
+            "transaction_id": "OLD-1",
+            "amount": Decimal("45.00"),
+            "currency": "USD",
+            "payment_status": "paid",
+            "search_text": search_text("渡辺 健太", "Cut"),
+            "created_at": start - timedelta(days=2),
+            "updated_at": start - timedelta(days=2),
+        }
+        old = await services.db.write(
+            lambda conn: int(
+                conn.execute(insert(bookings).returning(bookings.c.id), old_row).scalar_one()
+            )
+        )
         await migrate.upgrade(services.db)
         new = await add(services, business, "渡辺 花子", "Trim", start + timedelta(hours=1))
 

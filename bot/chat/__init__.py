@@ -1,0 +1,1 @@
+"""What every chat surface shares: the sending port and the durable delivery of cards."""

@@ -1,0 +1,215 @@
+"""Delivers chat cards and notices from the outbox: each conversation's in order, paced.
+
+Every tick claims the conversations that have something due (storage.outbox.claim_chat) and
+starts one task per conversation, which sends its deliveries one after another, at the
+platform's pace. A conversation's deliveries never overtake each other: when the platform says
+"retry after N seconds", or a send fails for a while, the rest of that conversation's claim is
+handed back to wait behind it. A card is drawn when it is sent, so it always shows the
+booking's latest state.
+
+A crash between the platform's acceptance and our mark leaves the row claimed; when the lease
+runs out it is sent again: the same window as mail, only on a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot import logs
+from bot.chat.sending import ChatSender, ConversationGone, MessageGone, SendFailed
+from core.chat import ChatDesk, ChatKind, Conversation, Platform, QueuedChat
+from core.clock import Clock
+from core.notifications import RetryPolicy
+from storage.conversations import SqlConversations
+from storage.outbox import SqlOutbox
+
+log = logs.get("bot.chat")
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    lanes: int = 32  # conversations served at once
+    per_lane: int = 20  # deliveries of one conversation per claim
+    lease: timedelta = timedelta(seconds=60)
+    send_timeout: timedelta = timedelta(seconds=10)
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+class ChatDispatcher:
+    """One sender of chat deliveries; any number may run against PostgreSQL."""
+
+    def __init__(
+        self,
+        outbox: SqlOutbox,
+        conversations: SqlConversations,
+        chat: ChatDesk,
+        senders: Mapping[Platform, ChatSender],
+        clock: Clock,
+        settings: ChatSettings | None = None,
+        *,
+        name: str | None = None,
+    ) -> None:
+        self.outbox = outbox
+        self.conversations = conversations
+        self.chat = chat
+        self.senders = dict(senders)
+        self.clock = clock
+        self.settings = settings or ChatSettings()
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:chat:{id(self):x}"
+        self._lanes: set[asyncio.Task[None]] = set()
+        self._last_send: dict[int, float] = {}  # conversation id -> monotonic time
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Claim nothing more; the sends in flight finish and are marked."""
+        self._stopping = True
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._lanes)
+
+    async def tick(self) -> int:
+        """Claim what is due and start its conversations; returns how many deliveries."""
+        if self._stopping or not self.senders:
+            return 0
+        claimed_at = self.clock.now()
+        claimed = await self.outbox.claim_chat(
+            self.name,
+            claimed_at,
+            self.settings.lease,
+            limit=self.settings.lanes * self.settings.per_lane,
+            platforms=[p.value for p in self.senders],
+            lanes=self.settings.lanes,
+            per_lane=self.settings.per_lane,
+        )
+        if not claimed:
+            return 0
+        lanes: dict[int, list[QueuedChat]] = {}
+        for delivery in claimed:
+            lanes.setdefault(delivery.conversation_id, []).append(delivery)
+        found = await self.conversations.by_ids(list(lanes))
+        deadline = claimed_at + self.settings.lease - self.settings.send_timeout
+        for conversation_id, deliveries in lanes.items():
+            task = asyncio.create_task(
+                self._lane(found.get(conversation_id), deliveries, deadline),
+                name=f"chat-lane-{conversation_id}",
+            )
+            self._lanes.add(task)
+            task.add_done_callback(self._lanes.discard)
+        return len(claimed)
+
+    async def drain(self) -> int:
+        """Deliver until nothing is due and no conversation is in progress; returns how many
+        deliveries were claimed (tests, and the benchmark)."""
+        sent = 0
+        while True:
+            claimed = await self.tick()
+            sent += claimed
+            if self._lanes:
+                await asyncio.wait(set(self._lanes))
+            elif not claimed:
+                return sent
+
+    async def wait(self, grace_seconds: float) -> None:
+        """Let the conversations in progress finish (bounded), as shutdown does."""
+        if self._lanes:
+            await asyncio.wait(set(self._lanes), timeout=grace_seconds)
+
+    async def _lane(
+        self, conversation: Conversation | None, deliveries: list[QueuedChat], deadline: datetime
+    ) -> None:
+        """One conversation's claimed deliveries, in order."""
+        try:
+            await self._send_in_order(conversation, deliveries, deadline)
+        except Exception as exc:  # never leave a lane claimed for a bug: retried after a pause
+            log.error("chat.lane_failed", error=type(exc).__name__)
+            retry_at = self.clock.now() + self.settings.policy.first
+            await self.outbox.release([d.id for d in deliveries], self.name, retry_at, repr(exc))
+
+    async def _send_in_order(
+        self, conversation: Conversation | None, deliveries: list[QueuedChat], deadline: datetime
+    ) -> None:
+        for i, delivery in enumerate(deliveries):
+            rest = [d.id for d in deliveries[i + 1 :]]
+            if conversation is None or conversation.business_id != delivery.business_id:
+                await self.outbox.skip(delivery.id, self.name, "not linked to this business")
+                continue
+            sender = self.senders.get(conversation.key.platform)
+            if sender is None or self._stopping or self.clock.now() >= deadline:
+                await self.outbox.release([delivery.id, *rest], self.name, self.clock.now(), "")
+                return
+            await self._paced(conversation.id, sender.pace)
+            try:
+                async with asyncio.timeout(self.settings.send_timeout.total_seconds()):
+                    outcome = await self._deliver(sender, conversation, delivery)
+            except ConversationGone as gone:
+                reason = str(gone) or "the platform says it is gone"
+                await self.conversations.mark_unreachable(conversation.id, reason, self.clock.now())
+                log.warning("chat.unreachable", conversation=conversation.id, reason=reason)
+                return  # its queued deliveries were skipped with it
+            except (SendFailed, TimeoutError) as exc:
+                failure = exc if isinstance(exc, SendFailed) else SendFailed("timed out")
+                if not await self._failed(delivery, failure, rest):
+                    return
+                continue
+            if outcome:
+                log.info("chat.sent", id=delivery.id, kind=delivery.kind.value)
+            else:
+                await self.outbox.skip(delivery.id, self.name, "nothing to show")
+
+    async def _deliver(
+        self, sender: ChatSender, conversation: Conversation, delivery: QueuedChat
+    ) -> bool:
+        """Send one delivery and mark it; False when there was nothing to send."""
+        content = await self.chat.content(delivery, conversation)
+        if content is None:
+            return False
+        now = self.clock.now
+        if delivery.kind is ChatKind.CARD and delivery.booking_id is not None:
+            ref = await sender.post(conversation, content)
+            await self.outbox.mark_posted(delivery, self.name, ref, now())
+            return True
+        if delivery.kind is ChatKind.REDRAW and delivery.booking_id is not None:
+            for ref in await self.conversations.messages(conversation.id, delivery.booking_id):
+                try:
+                    await sender.edit(conversation, ref, content)
+                except MessageGone:
+                    await self.conversations.forget_message(conversation.id, ref)
+        else:
+            await sender.post(conversation, content)
+        await self.outbox.mark_sent_many([delivery.id], self.name, now())
+        return True
+
+    async def _failed(self, delivery: QueuedChat, exc: SendFailed, rest: list[int]) -> bool:
+        """Retry later, or give up on this one; whether the lane goes on now."""
+        now = self.clock.now()
+        error = str(exc)[:300]
+        if exc.permanent or (exc.retry_after is None and now >= delivery.retry_until):
+            await self.outbox.mark_chat_failed(delivery.id, self.name, error)
+            log.warning("chat.failed", id=delivery.id, kind=delivery.kind.value, error=error)
+            return True
+        wait = (
+            timedelta(seconds=exc.retry_after)
+            if exc.retry_after is not None
+            else self.settings.policy.delay(delivery.attempts)
+        )
+        retry_at = now + wait
+        await self.outbox.mark_retry(delivery.id, self.name, retry_at, error)
+        await self.outbox.release(rest, self.name, retry_at, "waiting behind a retry")
+        log.info("chat.retry", id=delivery.id, retry_at=retry_at.isoformat(), error=error)
+        return False
+
+    async def _paced(self, conversation_id: int, pace: timedelta) -> None:
+        """Wait until this conversation may take another send."""
+        last = self._last_send.get(conversation_id)
+        if last is not None:
+            wait = last + pace.total_seconds() - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        self._last_send[conversation_id] = time.monotonic()

@@ -1,0 +1,457 @@
+"""The chat layer end to end, through the real database and an in-process platform: linking,
+alerts in every linked conversation, actions from cards, every copy redrawn, races, bursts,
+retries, restarts and conversations that are gone."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import Services
+from bot.chat.dispatcher import ChatDispatcher
+from core.cards import ActionId, Card
+from core.chat import Acted, ConversationKey, Person, Platform, ReasonPrompt
+from core.clock import FixedClock
+from core.lifecycle import MoveOutcome, Status
+from core.model import Business, Channel
+from core.notifications import DeliveryStatus, MailKind
+from core.replies import BookingCard, Problem, RefundMarked
+from storage.tables import booking_history, chat_messages, conversation_log, outbox
+from tests.chat_platform import FakePlatform
+from tests.conftest import PAGE, _migrated, _plum_salon, _truncate, new_booking
+
+SALON = ConversationKey(Platform.SLACK, "T1", "C-salon")
+FRONT_DESK = ConversationKey(Platform.SLACK, "T1", "C-front")
+RILEY = Person("U1", "Riley")
+SAM = Person("U2", "Sam")
+START = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)  # 10:00 in New York
+
+
+@pytest.fixture
+def platform() -> FakePlatform:
+    return FakePlatform()
+
+
+@pytest.fixture
+def dispatcher(services: Services, platform: FakePlatform) -> ChatDispatcher:
+    return ChatDispatcher(
+        services.outbox,
+        services.conversations,
+        services.chat,
+        {Platform.SLACK: platform},
+        services.clock,
+    )
+
+
+async def link(services: Services, business: Business, key: ConversationKey) -> None:
+    code = await services.chat.issue_link_code(business.id)
+    linked = await services.chat.link(key, RILEY, code, title=f"#{key.chat_id}")
+    assert linked.ok, linked.text
+
+
+async def book(services: Services, business: Business, n: int = 1, name: str = "Ana Silva") -> int:
+    booking, _ = await services.desk.intake(
+        business, new_booking(name=name, start=START + timedelta(hours=n), txn=f"T{n}"), PAGE
+    )
+    return booking.id
+
+
+def tap(card: Card, action: ActionId) -> str:
+    (found,) = [a for a in card.actions if a.id is action]
+    return found.value
+
+
+async def count(services: Services, table: object, *where: object) -> int:
+    query = select(func.count()).select_from(table)  # type: ignore[arg-type]
+    if where:
+        query = query.where(*where)  # type: ignore[arg-type]
+    return int(await services.db.read(lambda conn: conn.execute(query).scalar_one()))
+
+
+# Linking
+
+
+async def test_a_code_links_one_conversation_once(services: Services, business: Business) -> None:
+    code = await services.chat.issue_link_code(business.id)
+    assert len(code) >= 16 and set(code) <= set(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+    )
+    linked = await services.chat.link(SALON, RILEY, code)
+    assert linked.ok and "now linked to “Plum Salon”" in linked.text
+    used = await services.chat.link(FRONT_DESK, SAM, code)
+    assert not used.ok and "That code doesn't work" in used.text
+    assert await services.chat.business_of(FRONT_DESK) is None
+    logged = await services.db.read(
+        lambda conn: conn.execute(
+            select(conversation_log.c.action, conversation_log.c.actor_id)
+        ).all()
+    )
+    assert [tuple(r) for r in logged] == [("linked", "U1")]
+
+
+async def test_unknown_expired_and_malformed_codes_get_one_answer(
+    services: Services, business: Business
+) -> None:
+    expired = await services.chat.issue_link_code(business.id)
+    services.clock.advance(hours=24, seconds=1)  # type: ignore[attr-defined]
+    answers = {
+        (await services.chat.link(SALON, RILEY, code)).text
+        for code in (expired, "A" * 24, "not a code!", "", "x" * 65)
+    }
+    assert len(answers) == 1 and "That code doesn't work" in answers.pop()
+    assert await services.chat.business_of(SALON) is None
+
+
+async def test_a_conversation_belongs_to_one_business_until_unlinked(
+    services: Services, business: Business, other_business: Business
+) -> None:
+    await link(services, business, SALON)
+    code = await services.chat.issue_link_code(other_business.id)
+    refused = await services.chat.link(SALON, SAM, code)
+    assert not refused.ok and "already linked to “Plum Salon”" in refused.text
+    assert "/bookings disconnect" in refused.text
+    unlinked = await services.chat.unlink(SALON, SAM)
+    assert unlinked.ok and "no longer linked to “Plum Salon”" in unlinked.text
+    relinked = await services.chat.link(SALON, SAM, code)  # the refused code was not spent
+    assert relinked.ok and "Kiwi Tutors" in relinked.text
+
+
+async def test_an_unlinked_conversation_is_told_how_to_link_whatever_it_asks(
+    services: Services, business: Business
+) -> None:
+    booking_id = await book(services, business)
+    for reply in (
+        await services.chat.command(SALON, SAM, "today"),
+        await services.chat.tap(SALON, SAM, f"confirm:{booking_id}:pending"),
+    ):
+        assert isinstance(reply, Problem) and "isn't linked to a business" in reply.text
+    assert (await services.desk.booking(business, booking_id)).status is Status.PENDING
+
+
+# Alerts and actions
+
+
+async def test_a_new_booking_is_posted_once_in_every_linked_conversation(
+    services: Services, business: Business, platform: FakePlatform, dispatcher: ChatDispatcher
+) -> None:
+    await link(services, business, SALON)
+    await link(services, business, FRONT_DESK)
+    booking_id = await book(services, business)
+    await dispatcher.drain()
+    await dispatcher.drain()
+    for chat in ("C-salon", "C-front"):
+        (post,) = platform.posted_to(chat)
+        assert post.content.headline == f"New booking #{booking_id}"
+        assert "Ana Silva · Haircut · Thu 26 Nov 2026, 11:00–11:45 EST" in post.text
+        assert "45.00 USD paid via PayPal (transaction T1)" in post.text
+        card = post.content.card
+        assert card is not None
+        assert [a.id for a in card.actions] == [ActionId.CONFIRM, ActionId.CANCEL, ActionId.DETAILS]
+    assert await count(services, chat_messages) == 2
+
+
+async def test_an_action_from_a_card_redraws_every_copy(
+    services: Services, business: Business, platform: FakePlatform, dispatcher: ChatDispatcher
+) -> None:
+    await link(services, business, SALON)
+    await link(services, business, FRONT_DESK)
+    await book(services, business)
+    await dispatcher.drain()
+    card = platform.posted_to("C-salon")[0].content.card
+    assert card is not None
+    acted = await services.chat.tap(SALON, RILEY, tap(card, ActionId.CONFIRM))
+    assert isinstance(acted, Acted) and acted.ok and acted.card is not None
+    assert acted.card.status is Status.CONFIRMED
+    assert [a.id for a in acted.card.actions][:2] == [ActionId.COMPLETE, ActionId.CANCEL]
+    await dispatcher.drain()
+    for chat in ("C-salon", "C-front"):
+        (edit,) = platform.edited_in(chat)
+        assert edit.ref == platform.posted_to(chat)[0].ref
+        assert "Confirmed by Riley via Slack · Wed 25 Nov 2026, 09:00 EST" in edit.text
+    history = await services.db.read(
+        lambda conn: conn.execute(
+            select(
+                booking_history.c.actor_name, booking_history.c.actor_id, booking_history.c.channel
+            ).where(booking_history.c.to_status == "confirmed")
+        ).all()
+    )
+    assert [tuple(r) for r in history] == [("Riley", "U1", "slack")]
+
+
+async def test_a_double_tap_changes_nothing_the_second_time(
+    services: Services, business: Business
+) -> None:
+    await link(services, business, SALON)
+    booking_id = await book(services, business)
+    value = f"confirm:{booking_id}:pending"
+    first = await services.chat.tap(SALON, RILEY, value)
+    second = await services.chat.tap(SALON, RILEY, value)
+    assert isinstance(first, Acted) and isinstance(second, Acted)
+    assert "already confirmed. Nothing changed." in second.text
+    assert await count(services, booking_history, booking_history.c.to_status == "confirmed") == 1
+
+
+async def test_a_race_between_two_conversations_has_one_winner_and_the_other_is_told(
+    services: Services, business: Business, platform: FakePlatform, dispatcher: ChatDispatcher
+) -> None:
+    await link(services, business, SALON)
+    await link(services, business, FRONT_DESK)
+    booking_id = await book(services, business)
+    await dispatcher.drain()
+    confirmed = await services.chat.tap(SALON, RILEY, f"confirm:{booking_id}:pending")
+    # Sam pressed Cancel on the pending card before it was redrawn.
+    late = await services.chat.tap(FRONT_DESK, SAM, f"cancel:{booking_id}:pending")
+    assert isinstance(confirmed, Acted) and confirmed.ok
+    assert isinstance(late, Acted) and not late.ok
+    assert "was confirmed a moment ago by Riley via Slack" in late.text
+    assert late.card is not None and late.card.status is Status.CONFIRMED
+    assert (await services.desk.booking(business, booking_id)).status is Status.CONFIRMED
+    # Finishing a cancel that was started on the pending card doesn't cancel it either.
+    finished = await services.chat.cancel(FRONT_DESK, SAM, booking_id, Status.PENDING, "late")
+    assert isinstance(finished, Acted) and not finished.ok
+    assert (await services.desk.booking(business, booking_id)).status is Status.CONFIRMED
+
+
+async def test_cancel_asks_for_a_reason_then_leads_to_the_refund_and_records_it(
+    services: Services, business: Business, platform: FakePlatform, dispatcher: ChatDispatcher
+) -> None:
+    await link(services, business, SALON)
+    booking_id = await book(services, business)
+    asked = await services.chat.tap(SALON, RILEY, f"cancel:{booking_id}:pending")
+    assert isinstance(asked, ReasonPrompt) and asked.limit == 500
+    assert f"Cancel #{booking_id} (Ana Silva · Haircut" in asked.question
+    too_long = await services.chat.cancel(SALON, RILEY, booking_id, asked.drawn, "x" * 501)
+    assert isinstance(too_long, Problem) and "under 500 characters" in too_long.text
+    assert (await services.desk.booking(business, booking_id)).status is Status.PENDING
+    done = await services.chat.cancel(SALON, RILEY, booking_id, asked.drawn, "  ill  ")
+    assert isinstance(done, Acted) and done.ok and done.card is not None
+    assert "https://www.paypal.com/activity/payment/T1" in done.text
+    assert done.card.refund is not None and "Cancelling does not refund" in done.card.refund
+    assert [a.id for a in done.card.actions] == [ActionId.REFUND_ISSUED, ActionId.DETAILS]
+    await dispatcher.drain()
+    platform.posts.clear()
+
+    marked = await services.chat.tap(SALON, SAM, tap(done.card, ActionId.REFUND_ISSUED))
+    again = await services.chat.tap(SALON, SAM, tap(done.card, ActionId.REFUND_ISSUED))
+    assert isinstance(marked, Acted) and marked.ok and marked.card is not None
+    assert (
+        marked.card.refund is not None
+        and "Refund marked issued by Sam via Slack" in marked.card.refund
+    )
+    assert [a.id for a in marked.card.actions] == [ActionId.DETAILS]
+    assert isinstance(again, Acted) and "already marked refunded" in again.text
+    booking = await services.desk.booking(business, booking_id)
+    assert booking.status is Status.CANCELLED and booking.payment.status.value == "refunded"
+    assert booking.cancellation is not None and booking.cancellation.reason == "ill"
+    await dispatcher.drain()
+    (notice,) = platform.posts
+    assert notice.content.notice is not None
+    assert f"#{booking_id} refund marked issued by Sam via Slack" in notice.content.notice
+    (edit,) = platform.edits[-1:]
+    assert "Refund marked issued by Sam via Slack" in edit.text
+    typed = await services.chat.command(SALON, SAM, f"refunded {booking_id}")
+    assert isinstance(typed, RefundMarked) and typed.outcome is MoveOutcome.ALREADY
+
+
+async def test_taps_that_are_forged_or_for_another_business_s_booking_change_nothing(
+    services: Services, business: Business, other_business: Business
+) -> None:
+    await link(services, business, SALON)
+    theirs, _ = await services.desk.intake(other_business, new_booking(txn="K1"), PAGE)
+    for value in (
+        f"confirm:{theirs.id}:pending",
+        "confirm:999999:pending",
+        "confirm:1:nonsense",
+        "drop:1:pending",
+        "x" * 300,
+        None,
+        {"booking": 1},
+    ):
+        reply = await services.chat.tap(SALON, RILEY, value)
+        assert isinstance(reply, Problem), value
+    assert (await services.desk.booking(other_business, theirs.id)).status is Status.PENDING
+    forged = await services.chat.tap(SALON, RILEY, f"confirm:{theirs.id}:pending")
+    unknown = await services.chat.tap(SALON, RILEY, "confirm:999999:pending")
+    assert isinstance(forged, Problem) and isinstance(unknown, Problem)
+    assert forged.text.replace(str(theirs.id), "N") == unknown.text.replace("999999", "N")
+
+
+async def test_details_open_the_full_card_with_history(
+    services: Services, business: Business
+) -> None:
+    await link(services, business, SALON)
+    booking_id = await book(services, business)
+    reply = await services.chat.tap(SALON, RILEY, f"details:{booking_id}:pending")
+    assert isinstance(reply, BookingCard)
+    assert any(f.value == "ana@example.com" for f in reply.card.fields)
+    assert reply.card.history[0].startswith("Wed 25 Nov 2026, 09:00 EST: created as pending by")
+
+
+async def test_a_customer_cancellation_is_posted_as_a_notice_and_redraws_the_card(
+    services: Services, business: Business, platform: FakePlatform, dispatcher: ChatDispatcher
+) -> None:
+    await link(services, business, SALON)
+    booking_id = await book(services, business)
+    await dispatcher.drain()
+    await services.desk.customer_cancel(business, booking_id, "sick", Channel.API)
+    await dispatcher.drain()
+    (_, notice) = platform.posted_to("C-salon")
+    assert notice.content.notice is not None
+    assert f"#{booking_id} cancelled by Ana Silva (customer) via api" in notice.content.notice
+    assert "“sick”" in notice.content.notice
+    (edit,) = platform.edited_in("C-salon")
+    assert "Cancelled by Ana Silva (customer) via api" in edit.text
+
+
+# Durable delivery
+
+
+async def test_a_burst_of_forty_bookings_is_forty_cards_in_booking_order(
+    services: Services, business: Business, platform: FakePlatform, dispatcher: ChatDispatcher
+) -> None:
+    await link(services, business, SALON)
+    ids = [await book(services, business, n, name=f"Guest {n}") for n in range(1, 41)]
+    await dispatcher.drain()
+    posted = [p.content.card.booking_id for p in platform.posted_to("C-salon") if p.content.card]
+    assert posted == ids
+
+
+async def test_rate_limits_and_server_errors_are_retried_in_order_and_never_doubled(
+    services: Services, business: Business, platform: FakePlatform, dispatcher: ChatDispatcher
+) -> None:
+    await link(services, business, SALON)
+    ids = [await book(services, business, n, name=f"Guest {n}") for n in range(1, 6)]
+    platform.rate_limited("C-salon", 30)
+    await dispatcher.drain()
+    assert platform.posts == []  # the first was refused; the rest wait behind it
+    services.clock.advance(seconds=29)  # type: ignore[attr-defined]
+    await dispatcher.drain()
+    assert platform.posts == []
+    services.clock.advance(seconds=1)  # type: ignore[attr-defined]
+    platform.answer_next("C-salon")
+    platform.posts.clear()
+    await dispatcher.drain()
+    posted = [p.content.card.booking_id for p in platform.posts if p.content.card]
+    assert posted == ids
+    # A server error: retried with backoff, within a minute.
+    platform.server_error("C-salon")
+    late = await book(services, business, 6)
+    await dispatcher.drain()
+    assert len(platform.posts) == 5
+    services.clock.advance(seconds=61)  # type: ignore[attr-defined]
+    await dispatcher.drain()
+    assert [p.content.card.booking_id for p in platform.posts if p.content.card][-1] == late
+    assert len(platform.posts) == 6
+
+
+async def test_deliveries_pending_at_a_restart_go_out_after_it(
+    services: Services, business: Business, platform: FakePlatform
+) -> None:
+    await link(services, business, SALON)
+    booking_id = await book(services, business)
+    # A dispatcher that claimed the delivery and died: its lease runs out.
+    dead = ChatDispatcher(
+        services.outbox, services.conversations, services.chat, {Platform.SLACK: platform},
+        services.clock, name="dead",
+    )  # fmt: skip
+    claimed = await services.outbox.claim_chat(
+        "dead", services.clock.now(), dead.settings.lease, 10, ["slack"]
+    )
+    assert len(claimed) == 1
+    restarted = ChatDispatcher(
+        services.outbox, services.conversations, services.chat, {Platform.SLACK: platform},
+        services.clock, name="restarted",
+    )  # fmt: skip
+    await restarted.drain()
+    assert platform.posts == []  # still leased to the dead one
+    services.clock.advance(seconds=61)  # type: ignore[attr-defined]
+    await restarted.drain()
+    (post,) = platform.posts
+    assert post.content.card is not None and post.content.card.booking_id == booking_id
+
+
+async def test_a_conversation_that_is_gone_gets_nothing_more_and_the_owner_is_told(
+    services: Services, business: Business, platform: FakePlatform, dispatcher: ChatDispatcher
+) -> None:
+    await link(services, business, SALON)
+    await link(services, business, FRONT_DESK)
+    platform.gone("C-front")
+    await book(services, business, 1)
+    await dispatcher.drain()
+    await book(services, business, 2)
+    await dispatcher.drain()
+    assert platform.posted_to("C-front") == []
+    salon = platform.posted_to("C-salon")
+    notices = [p.content.notice for p in salon if p.content.notice]
+    assert len(notices) == 1
+    assert "can no longer post to #C-front on Slack (channel_not_found)" in notices[0]
+    assert len([p for p in salon if p.content.card]) == 2
+    mails = await services.outbox.listing([DeliveryStatus.PENDING])
+    unreachable = [m for m in mails if m.kind is MailKind.CHAT_UNREACHABLE]
+    assert [m.recipient for m in unreachable] == ["owner@plum.example"]
+    # Linked again with a new code, it gets alerts again.
+    await link(services, business, FRONT_DESK)
+    await book(services, business, 3)
+    await dispatcher.drain()
+    assert len(platform.posted_to("C-front")) == 1
+
+
+async def test_an_email_that_failed_for_good_is_a_notice_in_chat(
+    services: Services, business: Business, platform: FakePlatform, dispatcher: ChatDispatcher
+) -> None:
+    await link(services, business, SALON)
+    await book(services, business)
+    (mail, *_) = await services.outbox.claim(
+        "sender", services.clock.now(), timedelta(seconds=30), 1
+    )
+    await services.outbox.mark_failed(mail, "sender", "550 No such user", services.clock.now())
+    await dispatcher.drain()
+    notices = [p.content.notice for p in platform.posts if p.content.notice]
+    assert len(notices) == 1
+    assert "Email to Ana Silva failed" in notices[0] and "550 No such user" in notices[0]
+
+
+@pytest.fixture
+async def postgres_services(
+    postgres_url: str, clock: FixedClock, tmp_path: Path
+) -> AsyncIterator[Services]:
+    """Several instances deliver at once only on PostgreSQL (SQLite serialises writers)."""
+    await _truncate(postgres_url)
+    async for built in _migrated(postgres_url, clock, tmp_path):
+        yield built
+
+
+async def test_two_dispatchers_send_five_hundred_deliveries_each_once(
+    postgres_services: Services, platform: FakePlatform
+) -> None:
+    services = postgres_services
+    business = await _plum_salon(services)
+    keys = [ConversationKey(Platform.SLACK, "T1", f"C{i}") for i in range(10)]
+    for key in keys:
+        await link(services, business, key)
+    for n in range(1, 51):
+        await book(services, business, n, name=f"Guest {n}")
+    assert await count(services, outbox, outbox.c.channel == "chat") == 500
+    first, second = (
+        ChatDispatcher(
+            services.outbox, services.conversations, services.chat,
+            {Platform.SLACK: platform}, services.clock, name=name,
+        )
+        for name in ("first", "second")
+    )  # fmt: skip
+    await asyncio.gather(first.drain(), second.drain())
+    assert len(platform.posts) == 500
+    assert (
+        len({(p.chat_id, p.content.card.booking_id) for p in platform.posts if p.content.card})
+        == 500
+    )
+    for key in keys:
+        posted = [
+            p.content.card.booking_id for p in platform.posted_to(key.chat_id) if p.content.card
+        ]
+        assert posted == sorted(posted)
