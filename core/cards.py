@@ -59,7 +59,7 @@ class Tap:
         return f"{self.action.value}:{self.booking_id}:{self.drawn.value}"
 
 
-_TAP = re.compile(r"^([a-z-]{1,16}):(\d{1,12}):([a-z_]{1,16})$")
+_TAP = re.compile(r"([a-z-]{1,16}):([0-9]{1,12}):([a-z_]{1,16})", re.ASCII)
 
 
 def read_tap(value: object) -> Tap | None:
@@ -67,7 +67,7 @@ def read_tap(value: object) -> Tap | None:
     malformed or from an older version): the caller answers that the button is stale."""
     if not isinstance(value, str) or len(value) > 64:
         return None
-    found = _TAP.match(value)
+    found = _TAP.fullmatch(value)
     if found is None:
         return None
     action, booking_id, drawn = found.groups()

@@ -24,7 +24,7 @@ from core.commands import CommandError
 from core.desk import Desk
 from core.errors import BookingNotFound, DomainError, IllegalMove
 from core.events import Event, EventKind
-from core.lifecycle import Move, MoveOutcome, Status
+from core.lifecycle import TRANSITIONS, Move, MoveOutcome, Status
 from core.model import Actor, ActorKind, Booking, Business, Channel
 from core.notifications import DeliveryStatus
 from core.replies import BookingCard, MoveDone, Problem, RefundMarked, Reply
@@ -321,7 +321,7 @@ class ChatDesk:
         move = tap.action.move
         if move is None:  # pragma: no cover - every other action is a move
             return Problem(wording.UNKNOWN_BUTTON)
-        if move is Move.CANCEL and booking.status is tap.drawn:
+        if move is Move.CANCEL and booking.status is tap.drawn and move in TRANSITIONS[tap.drawn]:
             return ReasonPrompt(
                 booking.id, tap.drawn, wording.cancel_question(booking, business.zone)
             )
@@ -355,7 +355,8 @@ class ChatDesk:
             return await self._refused(business, tap.booking_id, wording.illegal_move(err))
         except DomainError as err:
             return Problem(wording.domain_error(err))
-        return Acted(_move_text(done), await self.desk.card(business, done.booking), True)
+        card = await self.desk.card(business, done.booking)
+        return Acted(_move_text(done), card, done.outcome is MoveOutcome.APPLIED)
 
     async def _refund(self, business: Business, booking: Booking, actor: Actor) -> Acted | Problem:
         try:
@@ -379,12 +380,12 @@ class ChatDesk:
         when there is nothing left to show (the booking is gone)."""
         business = await self.desk.business(delivery.business_id)
         booking: Booking | None = None
+        card: Card | None = None
         if delivery.booking_id is not None:
             try:
-                booking = await self.desk.booking(business, delivery.booking_id)
+                booking, card = await self.desk.drawn(business, delivery.booking_id)
             except BookingNotFound:
                 return None
-        card = await self.desk.card(business, booking) if booking is not None else None
         if delivery.kind is ChatKind.CARD and card is not None:
             return Content(wording.new_booking(card.title), card)
         if delivery.kind is ChatKind.REDRAW and card is not None:
@@ -399,10 +400,9 @@ class ChatDesk:
         (the console) instead of receiving deliveries."""
         business = await self.desk.business(event.business_id)
         try:
-            booking = await self.desk.booking(business, event.booking_id)
+            booking, card = await self.desk.drawn(business, event.booking_id)
         except BookingNotFound:
             return None
-        card = await self.desk.card(business, booking)
         if event.kind is EventKind.CREATED:
             return Content(wording.new_booking(card.title), card)
         notices = [data for kind, data in chat_for(event) if kind is ChatKind.NOTICE]

@@ -156,14 +156,29 @@ class Desk:
         return booking
 
     async def details(self, business: Business, booking_id: int) -> BookingCard:
-        booking = await self.booking(business, booking_id)
-        return BookingCard(business, booking, await self.card(business, booking))
+        booking, card = await self.drawn(business, booking_id)
+        return BookingCard(business, booking, card)
 
-    async def card(self, business: Business, booking: Booking) -> Card:
-        """The booking's card as it is now: with its overlaps and the customer's record."""
-        overlaps = await self._store.overlapping(booking)
-        record = await self._store.customer_record(booking)
-        return card_for(business, booking, overlaps, record)
+    async def drawn(self, business: Business, booking_id: int) -> tuple[Booking, Card]:
+        """A booking as it is now, and its card, from one read.
+
+        Raises:
+            BookingNotFound: no such booking in this business.
+        """
+        found = await self._store.in_context(business.id, booking_id)
+        if found is None:
+            raise BookingNotFound(booking_id)
+        return found.booking, card_for(business, found.booking, found.overlaps, found.record)
+
+    async def card(self, business: Business, booking: Booking | int) -> Card:
+        """The booking's card as it is now, read again: with its overlaps and the customer's
+        record.
+
+        Raises:
+            BookingNotFound: no such booking in this business.
+        """
+        _, card = await self.drawn(business, booking if isinstance(booking, int) else booking.id)
+        return card
 
     async def calendar(self, business: Business, year: int, month: int) -> CalendarMonth:
         span = periods.month_span(year, month)

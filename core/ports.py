@@ -24,6 +24,15 @@ class BookingFilter:
     per_page: int = 20
 
 
+@dataclass(frozen=True)
+class BookingInContext:
+    """A booking and what its card shows beside it."""
+
+    booking: Booking
+    overlaps: list[Booking]
+    record: CustomerRecord
+
+
 class BookingStore(Protocol):
     """Bookings of many businesses; every method is scoped to one business."""
 
@@ -38,6 +47,11 @@ class BookingStore(Protocol):
     ) -> list[datetime]: ...
 
     async def overlapping(self, booking: Booking) -> list[Booking]: ...
+
+    async def in_context(self, business_id: int, booking_id: int) -> BookingInContext | None:
+        """A booking (as it is now) with its overlaps and its customer's record, read
+        together."""
+        ...
 
     async def find_repeat(self, business_id: int, new: NewBooking) -> Booking | None:
         """The booking an earlier copy of this request made (same key or same payment).

@@ -56,7 +56,10 @@ def when(at: datetime, zone: ZoneInfo, *, with_zone: bool = True) -> str:
 def span(booking: Booking, zone: ZoneInfo) -> str:
     """'Tue 3 Mar 2026, 10:00–10:45 EST'."""
     start, end = local(booking.start_at, zone), local(booking.end_at, zone)
-    return f"{start:%a} {start.day} {start:%b %Y}, {start:%H:%M}–{end:%H:%M} {start:%Z}"
+    day = f"{start:%a} {start.day} {start:%b %Y}"
+    if start.utcoffset() != end.utcoffset():  # the clocks change during it: name both zones
+        return f"{day}, {start:%H:%M} {start:%Z}–{end:%H:%M} {end:%Z}"
+    return f"{day}, {start:%H:%M}–{end:%H:%M} {start:%Z}"
 
 
 def money(amount: Decimal, currency: str) -> str:

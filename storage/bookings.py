@@ -38,7 +38,7 @@ from core.model import (
     Page,
     PaymentStatus,
 )
-from core.ports import BookingFilter
+from core.ports import BookingFilter, BookingInContext
 from storage import rows, search_index
 from storage.database import Database
 from storage.event_feed import EventHook, event_rows, record_events
@@ -158,22 +158,19 @@ class SqlBookingStore:
         return await self._db.read(lambda conn: list(conn.execute(query).scalars().all()))
 
     async def overlapping(self, booking: Booking) -> list[Booking]:
-        query = (
-            select(bookings)
-            .where(
-                bookings.c.business_id == booking.business_id,
-                bookings.c.id != booking.id,
-                bookings.c.status.in_([Status.PENDING.value, Status.CONFIRMED.value]),
-                bookings.c.start_at < booking.end_at,
-                bookings.c.end_at > booking.start_at,
-                # bounds the index scan: nothing lasts longer than a day
-                bookings.c.start_at > booking.start_at - _A_DAY,
-            )
-            .order_by(bookings.c.start_at)
-        )
-        return await self._db.read(
-            lambda conn: [rows.booking(r) for r in conn.execute(query).all()]
-        )
+        return await self._db.read(lambda conn: _overlapping(conn, booking))
+
+    async def in_context(self, business_id: int, booking_id: int) -> BookingInContext | None:
+        """A booking with what its card shows beside it, in one read: chat delivery draws
+        a card per message, so three reads a card were three trips to a reader thread."""
+
+        def work(conn: Connection) -> BookingInContext | None:
+            booking = _load(conn, business_id, booking_id)
+            if booking is None:
+                return None
+            return BookingInContext(booking, _overlapping(conn, booking), _record(conn, booking))
+
+        return await self._db.read(work)
 
     async def find_repeat(self, business_id: int, new: NewBooking) -> Booking | None:
         def work(conn: Connection) -> Booking | None:
@@ -248,17 +245,7 @@ class SqlBookingStore:
         return replace(booking, status=move.target, history=(*booking.history, entry))
 
     async def customer_record(self, booking: Booking) -> CustomerRecord:
-        params = {"business_id": booking.business_id, "email": booking.customer.email}
-
-        def work(conn: Connection) -> CustomerRecord:
-            counts = {r.status: int(r.n) for r in conn.execute(_CUSTOMER_RECORD, params).all()}
-            return CustomerRecord(
-                bookings=max(1, sum(counts.values())),
-                completed=counts.get(Status.COMPLETED.value, 0),
-                cancelled=counts.get(Status.CANCELLED.value, 0),
-            )
-
-        return await self._db.read(work)
+        return await self._db.read(lambda conn: _record(conn, booking))
 
     async def note_refund_issued(
         self, booking: Booking, actor: Actor, at: datetime
@@ -298,6 +285,30 @@ def _load(conn: Connection, business_id: int, booking_id: int) -> Booking | None
         return None
     entries = [rows.history(r, prefix=_H) for r in found if r._mapping[f"{_H}id"] is not None]
     return rows.booking(found[0], entries)
+
+
+def _overlapping(conn: Connection, booking: Booking) -> list[Booking]:
+    found = conn.execute(
+        _OVERLAPPING,
+        {
+            "business_id": booking.business_id,
+            "booking_id": booking.id,
+            "start_at": booking.start_at,
+            "end_at": booking.end_at,
+            "a_day_before": booking.start_at - _A_DAY,
+        },
+    )
+    return [rows.booking(r) for r in found.all()]
+
+
+def _record(conn: Connection, booking: Booking) -> CustomerRecord:
+    params = {"business_id": booking.business_id, "email": booking.customer.email}
+    counts = {r.status: int(r.n) for r in conn.execute(_CUSTOMER_RECORD, params).all()}
+    return CustomerRecord(
+        bookings=max(1, sum(counts.values())),
+        completed=counts.get(Status.COMPLETED.value, 0),
+        cancelled=counts.get(Status.CANCELLED.value, 0),
+    )
 
 
 def _existing(conn: Connection, business_id: int, new: NewBooking) -> int | None:
@@ -490,6 +501,19 @@ _INSERT_BOOKING = insert(bookings).returning(
 )
 _INSERT_HISTORY = insert(booking_history)
 _INSERT_KEY = insert(intake_keys)
+_OVERLAPPING = (
+    select(bookings)
+    .where(
+        bookings.c.business_id == bindparam("business_id"),
+        bookings.c.id != bindparam("booking_id"),
+        bookings.c.status.in_([Status.PENDING.value, Status.CONFIRMED.value]),
+        bookings.c.start_at < bindparam("end_at", type_=bookings.c.start_at.type),
+        bookings.c.end_at > bindparam("start_at", type_=bookings.c.end_at.type),
+        # bounds the index scan: nothing lasts longer than a day
+        bookings.c.start_at > bindparam("a_day_before", type_=bookings.c.start_at.type),
+    )
+    .order_by(bookings.c.start_at)
+)
 _CUSTOMER_RECORD = (
     select(bookings.c.status, func.count().label("n"))
     .where(

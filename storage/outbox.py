@@ -59,7 +59,7 @@ from storage.tables import (
     outbox,
     reminders,
 )
-from storage.writes import Rows, insert_rows
+from storage.writes import Guarded, Rows, insert_rows
 
 RETRY_WINDOW = timedelta(hours=24)
 MAILER = Actor(ActorKind.SYSTEM, Channel.SYSTEM, "mailer")
@@ -350,19 +350,10 @@ class SqlOutbox:
 
     async def mark_sent_many(self, mail_ids: Sequence[int], owner: str, now: datetime) -> set[int]:
         """Mark several sent emails in one commit; the ids whose claim `owner` still held."""
-        statement = (
-            update(outbox)
-            .where(outbox.c.id.in_(mail_ids), outbox.c.lease_owner == owner)
-            .values(
-                status=DeliveryStatus.SENT.value,
-                sent_at=now,
-                lease_owner=None,
-                lease_until=None,
-                last_error=None,
-            )
-            .returning(outbox.c.id)
+        params = {"ids": list(mail_ids), "owner": owner, "now": now}
+        return await self._db.write(
+            lambda conn: set(conn.execute(_MARK_SENT, params).scalars().all())
         )
-        return await self._db.write(lambda conn: set(conn.execute(statement).scalars().all()))
 
     async def bookings_for(
         self, mails: Sequence[QueuedMail]
@@ -443,32 +434,27 @@ class SqlOutbox:
     async def mark_posted(
         self, delivery: QueuedChat, owner: str, message_ref: str, now: datetime
     ) -> bool:
-        """A card was posted: remember its message (every later change redraws it) and mark
-        the delivery sent, in one transaction."""
-        sent = (
-            update(outbox)
-            .where(outbox.c.id == delivery.id, outbox.c.lease_owner == owner)
-            .values(
-                status=DeliveryStatus.SENT.value,
-                sent_at=now,
-                lease_owner=None,
-                lease_until=None,
-                last_error=None,
-            )
+        """A card was posted: mark the delivery sent and remember its message (every later
+        change redraws it), as one guarded change: one statement on PostgreSQL. Whether our
+        claim still held; if it didn't, another sender has it and records its own post."""
+        change = Guarded(
+            _MARK_ONE_SENT,
+            {"delivery_id": delivery.id, "owner": owner, "now": now},
+            [
+                Rows(
+                    _RECORD_MESSAGE,
+                    [
+                        {
+                            "conversation_id": delivery.conversation_id,
+                            "booking_id": delivery.booking_id,
+                            "message_ref": message_ref,
+                            "posted_at": now,
+                        }
+                    ],
+                )
+            ],
         )
-        message = {
-            "conversation_id": delivery.conversation_id,
-            "booking_id": delivery.booking_id,
-            "message_ref": message_ref,
-            "posted_at": now,
-        }
-
-        def work(conn: Connection) -> bool:
-            # The message is kept even when our lease was lost: it was posted all the same.
-            conn.execute(insert(chat_messages), message)
-            return bool(conn.execute(sent).rowcount == 1)
-
-        return await self._db.write(work)
+        return await self._db.write_guarded(change)
 
     async def mark_chat_failed(self, delivery_id: int, owner: str, error: str) -> bool:
         """Give up on a chat delivery (the platform refused it for good)."""
@@ -668,3 +654,31 @@ _QUEUE_BUSINESS_MAIL = insert(outbox).from_select(
     ).where(businesses.c.id == bindparam("business_id", type_=Integer)),
 )
 _INSERT_REMINDER = insert(reminders)
+# Every delivery is marked by one of these, built once.
+_MARK_SENT = (
+    update(outbox)
+    .where(
+        outbox.c.id.in_(bindparam("ids", expanding=True)),
+        outbox.c.lease_owner == bindparam("owner"),
+    )
+    .values(
+        status=DeliveryStatus.SENT.value,
+        sent_at=bindparam("now"),
+        lease_owner=None,
+        lease_until=None,
+        last_error=None,
+    )
+    .returning(outbox.c.id)
+)
+_MARK_ONE_SENT = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("delivery_id"), outbox.c.lease_owner == bindparam("owner"))
+    .values(
+        status=DeliveryStatus.SENT.value,
+        sent_at=bindparam("now"),
+        lease_owner=None,
+        lease_until=None,
+        last_error=None,
+    )
+)
+_RECORD_MESSAGE = insert(chat_messages)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -247,3 +248,28 @@ async def test_outbox_lists_pending_and_failed_mail_and_retries_a_failed_one(
     again = await asyncio.to_thread(run, env, tmp_path, "outbox", "retry", str(failed.id))
     assert again.returncode == 2 and "No failed delivery" in again.stderr
     assert "\tpending\t" in (await asyncio.to_thread(run, env, tmp_path, "outbox")).stdout
+
+
+def test_link_code_prints_one_json_object_and_stores_only_its_digest(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    run(env, tmp_path, "migrate")
+    run(
+        env, tmp_path, "business", "add", "--name", "Plum", "--timezone", "UTC",
+        "--owner-email", "o@example.com",
+    )  # fmt: skip
+    issued = run(env, tmp_path, "business", "link-code", "1", "--json")
+    assert issued.returncode == 0, issued.stderr
+    code = json.loads(issued.stdout)["link_code"]
+    assert 16 <= len(code) <= 64 and code.replace("-", "").replace("_", "").isalnum()
+    assert code not in issued.stderr
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("cli.db*"))
+    assert code.encode() not in stored
+    assert hashlib.sha256(code.encode()).hexdigest().encode() in stored
+    again = json.loads(run(env, tmp_path, "business", "link-code", "1", "--json").stdout)
+    assert again["link_code"] != code
+    plain = run(env, tmp_path, "business", "link-code", "1")
+    assert "/bookings connect " in plain.stdout and "/start " in plain.stdout
+    unknown = run(env, tmp_path, "business", "link-code", "7", "--json")
+    assert unknown.returncode == 2 and unknown.stdout == ""
+    assert "There is no business 7" in unknown.stderr and "Traceback" not in unknown.stderr
