@@ -14,6 +14,8 @@ from sqlalchemy import func, select
 
 from bot.app import Services
 from bot.chat.dispatcher import ChatDispatcher
+from bot.mail.dispatcher import Dispatcher, DispatchSettings
+from bot.mail.transport import SmtpTransport
 from core.cards import ActionId, Card
 from core.chat import Acted, ConversationKey, Person, Platform, ReasonPrompt
 from core.clock import FixedClock
@@ -24,6 +26,7 @@ from core.replies import BookingCard, Problem, RefundMarked
 from storage.tables import booking_history, chat_messages, conversation_log, outbox
 from tests.chat_platform import FakePlatform
 from tests.conftest import PAGE, _migrated, _plum_salon, _truncate, new_booking
+from tests.smtp_server import SmtpServer
 
 SALON = ConversationKey(Platform.SLACK, "T1", "C-salon")
 FRONT_DESK = ConversationKey(Platform.SLACK, "T1", "C-front")
@@ -329,6 +332,13 @@ async def test_rate_limits_and_server_errors_are_retried_in_order_and_never_doub
     platform.rate_limited("C-salon", 30)
     await dispatcher.drain()
     assert platform.posts == []  # the first was refused; the rest wait behind it
+    waiting = [
+        d
+        for d in await services.outbox.listing([DeliveryStatus.PENDING])
+        if d.recipient.startswith("slack")
+    ]
+    assert [(d.kind.value, d.recipient) for d in waiting] == [("chat.card", "slack:C-salon")] * 5
+    assert waiting[0].last_error == "ratelimited"
     services.clock.advance(seconds=29)  # type: ignore[attr-defined]
     await dispatcher.drain()
     assert platform.posts == []
@@ -376,7 +386,11 @@ async def test_deliveries_pending_at_a_restart_go_out_after_it(
 
 
 async def test_a_conversation_that_is_gone_gets_nothing_more_and_the_owner_is_told(
-    services: Services, business: Business, platform: FakePlatform, dispatcher: ChatDispatcher
+    services: Services,
+    business: Business,
+    platform: FakePlatform,
+    dispatcher: ChatDispatcher,
+    smtp: SmtpServer,
 ) -> None:
     await link(services, business, SALON)
     await link(services, business, FRONT_DESK)
@@ -391,9 +405,17 @@ async def test_a_conversation_that_is_gone_gets_nothing_more_and_the_owner_is_to
     assert len(notices) == 1
     assert "can no longer post to #C-front on Slack (channel_not_found)" in notices[0]
     assert len([p for p in salon if p.content.card]) == 2
-    mails = await services.outbox.listing([DeliveryStatus.PENDING])
-    unreachable = [m for m in mails if m.kind is MailKind.CHAT_UNREACHABLE]
-    assert [m.recipient for m in unreachable] == ["owner@plum.example"]
+    transport = SmtpTransport(host="127.0.0.1", port=smtp.port, tls="none")
+    sender = Dispatcher(
+        services.outbox, transport, services.clock, DispatchSettings(mail_from="b@plum.example")
+    )
+    await sender.run_once()
+    await transport.close()
+    (email,) = smtp.mailbox.of_kind(MailKind.CHAT_UNREACHABLE.value)
+    assert email["To"] == "Plum Salon <owner@plum.example>"
+    assert "Alerts can't reach #C-front on Slack" in email["Subject"]
+    body = email.get_body(("plain",))
+    assert body is not None and "juneplum business link-code 1" in body.get_content()
     # Linked again with a new code, it gets alerts again.
     await link(services, business, FRONT_DESK)
     await book(services, business, 3)
