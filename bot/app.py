@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.chat.dispatcher import ChatDispatcher
 from bot.chat.sending import ChatSender
+from bot.chat.surface import Surface
 from bot.mail.dispatcher import Dispatcher, DispatchSettings
 from bot.mail.transport import FileTransport, MailTransport, SmtpTransport
 from bot.scheduler import Background
@@ -42,6 +43,7 @@ class Services:
     chat: ChatDesk
     chat_dispatcher: ChatDispatcher
     background: Background
+    surfaces: list[Surface] = field(default_factory=list)  # the chat platforms configured
 
     async def aclose(self) -> None:
         await self.dispatcher.transport.close()
@@ -69,8 +71,10 @@ def build_services(
     transport: MailTransport | None = None,
     dispatcher_name: str | None = None,
     senders: Mapping[Platform, ChatSender] | None = None,
+    surfaces: Sequence[Surface] | None = None,
 ) -> Services:
-    """Wire the parts; tests pass their own clock, mail transport and chat senders."""
+    """Wire the parts; tests pass their own clock, mail transport, chat senders and
+    surfaces (by default, the chat platforms whose tokens are set)."""
     clock = clock or SystemClock()
     db = open_database(settings.database_url)
     queue = MailQueue(retry_window=timedelta(hours=settings.mail_retry_hours))
@@ -82,8 +86,10 @@ def build_services(
     conversations = SqlConversations(db, chat_queue, queue)
     desk = Desk(store, clock)
     chat = ChatDesk(desk, conversations, clock)
+    found = list(surfaces) if surfaces is not None else chat_surfaces(settings, chat, clock)
+    every_sender = {s.platform: s.sender for s in found} | dict(senders or {})
     chat_dispatcher = ChatDispatcher(
-        outbox, conversations, chat, senders or {}, clock, name=dispatcher_name
+        outbox, conversations, chat, every_sender, clock, name=dispatcher_name
     )
     dispatcher = Dispatcher(
         outbox,
@@ -118,4 +124,11 @@ def build_services(
             chat=chat_dispatcher,
             chat_poll_seconds=settings.chat_poll_seconds,
         ),
+        surfaces=found,
     )
+
+
+def chat_surfaces(settings: Settings, chat: ChatDesk, clock: Clock) -> list[Surface]:
+    """The chat platforms whose tokens are set (none: the console is the only surface)."""
+    found: list[Surface] = []
+    return found

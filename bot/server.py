@@ -14,6 +14,7 @@ from rich.console import Console
 from bot import logs
 from bot.api import build_api
 from bot.app import Services
+from bot.chat.surface import Surface
 from bot.console.chat import console_choices, open_console, stdin_lines
 from bot.errors import CannotStart
 from core.model import Business
@@ -48,6 +49,9 @@ async def serve(services: Services, *, attach_console: bool, business: int | Non
         loop.add_signal_handler(sig, _stop, services, server, sig)
     services.background.start()
     try:
+        for surface in services.surfaces:
+            await surface.start()
+            log.info("serve.chat", platform=surface.platform.value)
         api_task = asyncio.create_task(server.serve(sockets=[sock]), name="http")
         if not attach_console:
             await api_task
@@ -61,6 +65,7 @@ async def serve(services: Services, *, attach_console: bool, business: int | Non
         with contextlib.suppress(asyncio.CancelledError):
             await console_task  # a console that couldn't start says why (no business chosen)
     finally:
+        await asyncio.gather(*(_stopped(surface) for surface in services.surfaces))
         # The emails in flight finish and are marked; what is left is picked up by the lease.
         await services.background.stop(grace_seconds=GRACEFUL_MAIL_SECONDS)
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -76,17 +81,33 @@ async def _console(services: Services, found: list[Business], business: int | No
 
 GRACEFUL_HTTP_SECONDS = 4
 GRACEFUL_MAIL_SECONDS = 4.0  # together well under the 10 s a supervisor waits after SIGTERM
+GRACEFUL_CHAT_SECONDS = 1.0  # the chat surfaces stop side by side
+
+
+async def _stopped(surface: Surface) -> None:
+    """Stop a chat surface within its share of the shutdown grace, whatever its state."""
+    try:
+        async with asyncio.timeout(GRACEFUL_CHAT_SECONDS):
+            await surface.stop()
+    except Exception as exc:
+        log.warning(
+            "serve.chat_stop_failed", platform=surface.platform.value, error=type(exc).__name__
+        )
 
 
 def http_server(services: Services) -> uvicorn.Server:
-    """The intake API on uvicorn (httptools), as `serve` runs it; the benchmark runs this too."""
+    """The intake API and the chat webhooks on uvicorn (httptools), as `serve` runs them;
+    the benchmark runs this too."""
+    api = build_api(
+        services.desk,
+        services.businesses,
+        max_body_bytes=services.settings.max_body_bytes,
+    )
+    for surface in services.surfaces:
+        surface.mount(api)
     return _Server(
         uvicorn.Config(
-            build_api(
-                services.desk,
-                services.businesses,
-                max_body_bytes=services.settings.max_body_bytes,
-            ),
+            api,
             log_config=None,
             access_log=False,
             lifespan="off",
