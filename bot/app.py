@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from pydantic import SecretStr
+
 from bot.chat.dispatcher import ChatDispatcher
 from bot.chat.sending import ChatSender
 from bot.chat.surface import Surface
@@ -86,7 +88,7 @@ def build_services(
     conversations = SqlConversations(db, chat_queue, queue)
     desk = Desk(store, clock)
     chat = ChatDesk(desk, conversations, clock)
-    found = list(surfaces) if surfaces is not None else chat_surfaces(settings, chat, clock)
+    found = list(surfaces) if surfaces is not None else chat_surfaces(settings, chat, conversations)
     every_sender = {s.platform: s.sender for s in found} | dict(senders or {})
     chat_dispatcher = ChatDispatcher(
         outbox, conversations, chat, every_sender, clock, name=dispatcher_name
@@ -128,7 +130,26 @@ def build_services(
     )
 
 
-def chat_surfaces(settings: Settings, chat: ChatDesk, clock: Clock) -> list[Surface]:
+def chat_surfaces(
+    settings: Settings, chat: ChatDesk, conversations: SqlConversations
+) -> list[Surface]:
     """The chat platforms whose tokens are set (none: the console is the only surface)."""
     found: list[Surface] = []
+    if settings.slack_bot_token is not None:
+        from bot.slack.surface import SlackSurface  # Bolt only when Slack is configured
+
+        found.append(
+            SlackSurface(
+                chat,
+                conversations,
+                bot_token=settings.slack_bot_token.get_secret_value(),
+                signing_secret=_secret(settings.slack_signing_secret),
+                api_url=settings.slack_api_url,
+                app_token=_secret(settings.slack_app_token) or None,
+            )
+        )
     return found
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value() if value is not None else ""

@@ -65,9 +65,10 @@ async def serve(services: Services, *, attach_console: bool, business: int | Non
         with contextlib.suppress(asyncio.CancelledError):
             await console_task  # a console that couldn't start says why (no business chosen)
     finally:
-        await asyncio.gather(*(_stopped(surface) for surface in services.surfaces))
-        # The emails in flight finish and are marked; what is left is picked up by the lease.
+        # The emails and chat posts in flight finish and are marked (what is left is picked
+        # up by the lease); then the chat surfaces stop receiving and close their clients.
         await services.background.stop(grace_seconds=GRACEFUL_MAIL_SECONDS)
+        await asyncio.gather(*(_stopped(surface) for surface in services.surfaces))
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         sock.close()

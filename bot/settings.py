@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     reminder_sweep_seconds: float = Field(default=15.0, gt=0, le=30)
     chat_poll_seconds: float = Field(default=0.25, gt=0, le=5)
     slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None  # Socket Mode, for owners with no public URL
+    slack_api_url: str = "https://slack.com/api/"
     telegram_bot_token: SecretStr | None = None
 
     @field_validator("database_url")
@@ -87,7 +90,29 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("slack_bot_token", "telegram_bot_token", "smtp_password")
+    @model_validator(mode="after")
+    def _slack_requests_are_verified(self) -> Settings:
+        if self.slack_bot_token and not self.slack_app_token and not self.slack_signing_secret:
+            raise ValueError(
+                "SLACK_SIGNING_SECRET is needed with SLACK_BOT_TOKEN: every request Slack sends "
+                "is checked against it (or set SLACK_APP_TOKEN for Socket Mode)"
+            )
+        return self
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL such as https://slack.com/api/")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator(
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "telegram_bot_token",
+        "smtp_password",
+    )
     @classmethod
     def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDERS:

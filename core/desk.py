@@ -147,7 +147,7 @@ class Desk:
         if not found.bookings and found.total and found.page > 1:
             return Problem(wording.past_the_end(found, command))
         more = f"{command} page {found.page + 1}" if found.has_more else None
-        return BookingList(business, title, found, multi_day, empty, more)
+        return BookingList(business, title, found, multi_day, empty, more, command)
 
     async def booking(self, business: Business, booking_id: int) -> Booking:
         booking = await self._store.get_booking(business.id, booking_id)

@@ -42,7 +42,13 @@ class Channel(StrEnum):
         return _CHANNEL_LABELS.get(self, self.value)
 
 
-_CHANNEL_LABELS = {Channel.SLACK: "Slack", Channel.TELEGRAM: "Telegram"}
+_CHANNEL_LABELS = {
+    Channel.SLACK: "Slack",
+    Channel.TELEGRAM: "Telegram",
+    Channel.API: "the booking page",
+    Channel.CLI: "the command line",
+    Channel.SYSTEM: "Juneplum",
+}
 
 
 @dataclass(frozen=True)
@@ -59,9 +65,12 @@ class Actor:
     person_id: str = ""
 
     def describe(self) -> str:
+        """'Riley via Slack', 'Ana Silva (customer) via the booking page', 'the booking page'."""
+        if self.kind is ActorKind.SYSTEM:
+            return self.channel.label if self.channel is not Channel.SYSTEM else self.name
         who = self.name or self.kind.value
-        if self.name and self.kind is not ActorKind.OWNER:
-            who = f"{self.name} ({self.kind.value})"
+        if self.kind is ActorKind.CUSTOMER:
+            who = f"{who} (customer)"
         return f"{who} via {self.channel.label}"
 
 

@@ -18,6 +18,10 @@ class BookingList:
     multi_day: bool  # lists spanning several days show the date on each line
     empty_text: str
     more_command: str | None = None  # what to type for the next page
+    command: str = ""  # what was typed, without its `page N`: any page is `command page N`
+
+    def page_command(self, page: int) -> str:
+        return self.command if page == 1 else f"{self.command} page {page}"
 
 
 @dataclass(frozen=True)

@@ -157,7 +157,11 @@ def card_fields(
 
 def overlap_line(other: Booking, zone: ZoneInfo) -> str:
     start, end = clock_time(other.start_at, zone), clock_time(other.end_at, zone)
-    return f"Overlaps with {other.ref} ({other.customer.name}, {start}–{end}, {other.status.value})"
+    abbr = f"{local(other.start_at, zone):%Z}"
+    return (
+        f"Overlaps with {other.ref} ({other.customer.name}, {start}–{end} {abbr}, "
+        f"{other.status.value})"
+    )
 
 
 def refund_line(booking: Booking, zone: ZoneInfo) -> str | None:
@@ -193,7 +197,8 @@ def refund_hint(booking: Booking) -> str:
 def change_notice(
     booking: Booking, what: str, who: str, at: datetime, zone: ZoneInfo, reason: object = None
 ) -> str:
-    """A change posted in a conversation: '#42 cancelled by Ana Silva (customer) via api,
+    """A change posted in a conversation: '#42 cancelled by Ana Silva (customer) via the
+    booking page,
     10:02 EST — “sick” (Ana Silva · Haircut · Wed 25 Nov 2026, 15:00–15:45 EST)'."""
     said = f" — “{reason}”" if reason else ""
     return (
@@ -202,7 +207,7 @@ def change_notice(
     )
 
 
-NOTES_BY_EVENT = {"booking.refund_issued": "refund marked issued"}
+NOTES_BY_EVENT = {"booking.refund_issued": NOTES[Note.REFUND_ISSUED]}
 
 
 def new_booking(title: str) -> str:
@@ -242,14 +247,12 @@ def cancel_question(booking: Booking, zone: ZoneInfo) -> str:
 
 REASON_LIMIT = 500
 REASON_TOO_LONG = f"Keep the reason under {REASON_LIMIT} characters."
-STALE_BUTTON = "That button is out of date. Here is the booking as it is now."
 UNKNOWN_BUTTON = "That button doesn't work any more. Type `help` for what I understand."
 
 # Linking a conversation to a business, in each surface's own commands.
 LINK_COMMANDS = {
     "slack": ("/bookings connect <code>", "/bookings disconnect"),
     "telegram": ("/start <code>", "/unlink"),
-    "console": ("link <code>", "unlink"),
 }
 LINK_REFUSED = (
     "That code doesn't work: it may be mistyped, already used or expired. Ask for a new one "
@@ -353,3 +356,16 @@ def nothing_found(term: str, suggestion: str | None) -> str:
     if suggestion:
         return f"No bookings match “{term}”. Did you mean `{suggestion}`? Type `help` for more."
     return f"No bookings match “{term}”. Try `search <name or service>`, `today` or `help`."
+
+
+# Chat surfaces' own lines.
+SOMETHING_WRONG = "Something went wrong there; nothing was changed. Try again."
+NOT_A_MEMBER = (
+    "Only members of a conversation linked to this business can see or change its bookings."
+)
+HOME_NOT_LINKED = (
+    "No business here yet. In a channel, send `/bookings connect <code>` with a code from "
+    "`juneplum business link-code <business id>`; this tab then shows its bookings."
+)
+HOME_SEARCH_LABEL = "Search by customer or service"
+HOME_EMPTY_WEEK = "Nothing booked this week."

@@ -90,6 +90,22 @@ class SqlConversations:
             lambda conn: [_conversation(r) for r in conn.execute(query).all()]
         )
 
+    async def linked_in(self, platform: Platform, workspace: str) -> list[Conversation]:
+        """The reachable conversations of one workspace (a Slack team) that are linked."""
+        query = (
+            select(conversations)
+            .where(
+                conversations.c.platform == platform.value,
+                conversations.c.workspace == workspace,
+                conversations.c.business_id.is_not(None),
+                conversations.c.unreachable_at.is_(None),
+            )
+            .order_by(conversations.c.id)
+        )
+        return await self._db.read(
+            lambda conn: [_conversation(r) for r in conn.execute(query).all()]
+        )
+
     async def add_link_code(self, business_id: int, digest: str, at: datetime) -> None:
         values = {
             "digest": digest,

@@ -267,36 +267,48 @@ class SqlOutbox:
         other: after a retry-after, the rest of the lane waits behind the one refused."""
 
         def work(conn: Connection) -> list[QueuedChat]:
-            waiting = (
+            # Conversations whose oldest pending delivery is due and none of whose deliveries
+            # is leased: busy or waiting lanes never take the places of the ones ready.
+            leased = func.max(case((outbox.c.lease_until >= now, 1), else_=0))
+            head_due = func.min(outbox.c.id) == func.min(
+                case((outbox.c.next_attempt_at <= now, outbox.c.id))
+            )
+            ready = (
                 select(outbox.c.conversation_id)
                 .join(conversations, conversations.c.id == outbox.c.conversation_id)
                 .where(
                     outbox.c.channel == CHAT,
                     outbox.c.status == DeliveryStatus.PENDING.value,
-                    outbox.c.next_attempt_at <= now,
                     conversations.c.platform.in_(list(platforms)),
                 )
                 .group_by(outbox.c.conversation_id)
+                .having(and_(head_due, leased == 0))
                 .order_by(func.min(outbox.c.id))
-                .limit(lanes)
+                .limit(lanes * 4)  # more than we take: another claimer may be holding some
             )
-            candidates = [int(c) for c in conn.execute(waiting).scalars().all()]
-            if not candidates:
-                return []
-            if self._postgres:  # one claimer per conversation at a time; others skip it
+            candidates = [int(c) for c in conn.execute(ready).scalars().all()]
+            if self._postgres and candidates:  # one claimer per conversation; others skip it
+                # Lock no more than we take, oldest work first (a lock is held to the end).
+                oldest_first = case(
+                    {c: i for i, c in enumerate(candidates)}, value=conversations.c.id
+                )
                 locked = (
                     select(conversations.c.id)
                     .where(conversations.c.id.in_(candidates))
-                    .with_for_update(skip_locked=True)
+                    .order_by(oldest_first)
+                    .limit(lanes)
+                    .with_for_update(skip_locked=True, key_share=True)
                 )
                 candidates = [int(c) for c in conn.execute(locked).scalars().all()]
-                if not candidates:
-                    return []
+            candidates = candidates[:lanes]
+            if not candidates:
+                return []
+            # Read again under the lock: another instance may have claimed one meanwhile.
             heads = conn.execute(
                 select(
                     outbox.c.conversation_id,
                     func.min(outbox.c.id).label("head"),
-                    func.max(case((outbox.c.lease_until >= now, 1), else_=0)).label("leased"),
+                    leased.label("leased"),
                 )
                 .where(
                     outbox.c.conversation_id.in_(candidates),
@@ -471,10 +483,11 @@ class SqlOutbox:
         return await self._db.write(lambda conn: conn.execute(statement).rowcount == 1)
 
     async def release(
-        self, delivery_ids: Sequence[int], owner: str, next_attempt_at: datetime, error: str
+        self, delivery_ids: Sequence[int], owner: str, next_attempt_at: datetime
     ) -> None:
-        """Hand claimed deliveries back, untried, due again at `next_attempt_at` (the rest of
-        a lane behind one the platform asked us to retry later)."""
+        """Hand claimed deliveries back, untried (their attempt uncounted, their last error
+        kept), due again at `next_attempt_at`: the rest of a lane behind one the platform
+        asked us to retry later, or a lane stopped at shutdown."""
         if not delivery_ids:
             return
         statement = (
@@ -485,10 +498,22 @@ class SqlOutbox:
                 lease_owner=None,
                 lease_until=None,
                 attempts=outbox.c.attempts - 1,
-                last_error=error[:500],
             )
         )
         await self._db.write(lambda conn: conn.execute(statement))
+
+    async def still_deliverable(self, delivery_id: int, owner: str, now: datetime) -> bool:
+        """Whether a claimed chat delivery is still ours and still pending, and its
+        conversation still linked to its business and reachable: checked just before each
+        send, since an unlink, a relink or a "gone" may have come since the claim."""
+        return await self._db.read(
+            lambda conn: (
+                conn.execute(
+                    _DELIVERABLE, {"delivery_id": delivery_id, "owner": owner, "now": now}
+                ).first()
+                is not None
+            )
+        )
 
     async def skip(self, mail_id: int, owner: str, reason: str) -> None:
         """Drop an email that no longer makes sense (a reminder for a cancelled booking)."""
@@ -682,3 +707,15 @@ _MARK_ONE_SENT = (
     )
 )
 _RECORD_MESSAGE = insert(chat_messages)
+_DELIVERABLE = (
+    select(outbox.c.id)
+    .join(conversations, conversations.c.id == outbox.c.conversation_id)
+    .where(
+        outbox.c.id == bindparam("delivery_id"),
+        outbox.c.lease_owner == bindparam("owner"),
+        outbox.c.lease_until > bindparam("now", type_=outbox.c.lease_until.type),
+        outbox.c.status == DeliveryStatus.PENDING.value,
+        conversations.c.business_id == outbox.c.business_id,
+        conversations.c.unreachable_at.is_(None),
+    )
+)

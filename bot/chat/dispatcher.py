@@ -17,9 +17,10 @@ import asyncio
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from bot import logs
 from bot.chat.sending import ChatSender, ConversationGone, MessageGone, SendFailed
@@ -30,6 +31,8 @@ from storage.conversations import SqlConversations
 from storage.outbox import SqlOutbox
 
 log = logs.get("bot.chat")
+T = TypeVar("T")
+PACE_MEMORY = 10_000
 
 
 @dataclass(frozen=True)
@@ -124,67 +127,89 @@ class ChatDispatcher:
     async def _lane(
         self, conversation: Conversation | None, deliveries: list[QueuedChat], deadline: datetime
     ) -> None:
-        """One conversation's claimed deliveries, in order."""
-        try:
-            await self._send_in_order(conversation, deliveries, deadline)
-        except Exception as exc:  # never leave a lane claimed for a bug: retried after a pause
-            log.error("chat.lane_failed", error=type(exc).__name__)
-            retry_at = self.clock.now() + self.settings.policy.first
-            await self.outbox.release([d.id for d in deliveries], self.name, retry_at, repr(exc))
-
-    async def _send_in_order(
-        self, conversation: Conversation | None, deliveries: list[QueuedChat], deadline: datetime
-    ) -> None:
+        """One conversation's claimed deliveries, in order; whatever goes wrong, none is left
+        claimed and none is tried twice at once."""
         for i, delivery in enumerate(deliveries):
             rest = [d.id for d in deliveries[i + 1 :]]
-            if conversation is None or conversation.business_id != delivery.business_id:
-                await self.outbox.skip(delivery.id, self.name, "not linked to this business")
-                continue
-            sender = self.senders.get(conversation.key.platform)
-            if sender is None or self._stopping or self.clock.now() >= deadline:
-                await self.outbox.release([delivery.id, *rest], self.name, self.clock.now(), "")
-                return
-            await self._paced(conversation.id, sender.pace)
             try:
-                async with asyncio.timeout(self.settings.send_timeout.total_seconds()):
-                    outcome = await self._deliver(sender, conversation, delivery)
-            except ConversationGone as gone:
-                reason = str(gone) or "the platform says it is gone"
-                await self.conversations.mark_unreachable(conversation.id, reason, self.clock.now())
-                log.warning("chat.unreachable", conversation=conversation.id, reason=reason)
-                return  # its queued deliveries were skipped with it
-            except (SendFailed, TimeoutError) as exc:
-                failure = exc if isinstance(exc, SendFailed) else SendFailed("timed out")
-                if not await self._failed(delivery, failure, rest):
-                    return
-                continue
-            if outcome:
-                log.info("chat.sent", id=delivery.id, kind=delivery.kind.value)
-            else:
-                await self.outbox.skip(delivery.id, self.name, "nothing to show")
+                goes_on = await self._one(conversation, delivery, rest, deadline)
+            except Exception as exc:  # our bug, or the database: this one backs off, alone
+                log.error("chat.delivery_failed", id=delivery.id, error=type(exc).__name__)
+                goes_on = await self._failed(delivery, SendFailed(type(exc).__name__), rest)
+            if not goes_on:
+                return
+
+    async def _one(
+        self,
+        conversation: Conversation | None,
+        delivery: QueuedChat,
+        rest: list[int],
+        deadline: datetime,
+    ) -> bool:
+        """Send one delivery; whether the lane goes on to the next."""
+        sender = self.senders.get(conversation.key.platform) if conversation else None
+        if conversation is None or sender is None:
+            await self.outbox.release([delivery.id, *rest], self.name, self.clock.now())
+            return False
+        await self._paced(conversation.id, sender.pace)
+        if self._stopping or self.clock.now() >= deadline:
+            await self.outbox.release([delivery.id, *rest], self.name, self.clock.now())
+            return False
+        # Still ours, and its conversation still linked to its business and reachable (an
+        # unlink, a relink to another business or "gone" may have come meanwhile).
+        if not await self.outbox.still_deliverable(delivery.id, self.name, self.clock.now()):
+            await self.outbox.skip(delivery.id, self.name, "no longer linked or reachable")
+            return True
+        try:
+            outcome = await self._deliver(sender, conversation, delivery)
+        except ConversationGone as gone:
+            reason = str(gone) or "the platform says it is gone"
+            await self.conversations.mark_unreachable(conversation.id, reason, self.clock.now())
+            # Already unreachable or unlinked: these are skipped all the same, never retried.
+            for delivery_id in (delivery.id, *rest):
+                await self.outbox.skip(delivery_id, self.name, f"unreachable: {reason}"[:200])
+            log.warning("chat.unreachable", conversation=conversation.id, reason=reason)
+            return False
+        except SendFailed as exc:
+            return await self._failed(delivery, exc, rest)
+        if outcome:
+            log.info("chat.sent", id=delivery.id, kind=delivery.kind.value)
+        else:
+            await self.outbox.skip(delivery.id, self.name, "nothing to show")
+        return True
 
     async def _deliver(
         self, sender: ChatSender, conversation: Conversation, delivery: QueuedChat
     ) -> bool:
-        """Send one delivery and mark it; False when there was nothing to send."""
+        """Send one delivery and mark it; False when there was nothing to send. Only the
+        platform's calls are timed out: a slow mark after an accepted post is no failure
+        (a resend would double the card)."""
         content = await self.chat.content(delivery, conversation)
         if content is None:
             return False
         now = self.clock.now
         if delivery.kind is ChatKind.CARD and delivery.booking_id is not None:
-            ref = await sender.post(conversation, content)
-            await self.outbox.mark_posted(delivery, self.name, ref, now())
+            ref = await self._timed(sender.post(conversation, content))
+            if not await self.outbox.mark_posted(delivery, self.name, ref, now()):
+                log.warning("chat.lease_lost", id=delivery.id)
             return True
         if delivery.kind is ChatKind.REDRAW and delivery.booking_id is not None:
             for ref in await self.conversations.messages(conversation.id, delivery.booking_id):
                 try:
-                    await sender.edit(conversation, ref, content)
+                    await self._timed(sender.edit(conversation, ref, content))
                 except MessageGone:
                     await self.conversations.forget_message(conversation.id, ref)
         else:
-            await sender.post(conversation, content)
+            await self._timed(sender.post(conversation, content))
         await self.outbox.mark_sent_many([delivery.id], self.name, now())
         return True
+
+    async def _timed(self, call: Awaitable[T]) -> T:
+        try:
+            async with asyncio.timeout(self.settings.send_timeout.total_seconds()):
+                return await call
+        except TimeoutError:
+            raise SendFailed("the platform did not answer in time") from None
 
     async def _failed(self, delivery: QueuedChat, exc: SendFailed, rest: list[int]) -> bool:
         """Retry later, or give up on this one; whether the lane goes on now."""
@@ -201,15 +226,19 @@ class ChatDispatcher:
         )
         retry_at = now + wait
         await self.outbox.mark_retry(delivery.id, self.name, retry_at, error)
-        await self.outbox.release(rest, self.name, retry_at, "waiting behind a retry")
+        await self.outbox.release(rest, self.name, retry_at)
         log.info("chat.retry", id=delivery.id, retry_at=retry_at.isoformat(), error=error)
         return False
 
     async def _paced(self, conversation_id: int, pace: timedelta) -> None:
-        """Wait until this conversation may take another send."""
+        """Wait until this conversation may take another send (this process's sends: with
+        several instances, the platform's retry-after is the backstop)."""
         last = self._last_send.get(conversation_id)
         if last is not None:
             wait = last + pace.total_seconds() - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
+        if len(self._last_send) > PACE_MEMORY:  # forget conversations long quiet
+            horizon = time.monotonic() - 60
+            self._last_send = {c: t for c, t in self._last_send.items() if t > horizon}
         self._last_send[conversation_id] = time.monotonic()

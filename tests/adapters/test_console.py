@@ -114,7 +114,7 @@ async def test_a_customer_cancellation_elsewhere_is_alerted(
     await dialog.alerts()
     await services.desk.customer_cancel(business, booking_id, "sick", Channel.API)
     alert = await dialog.alerts()
-    assert f"#{booking_id} cancelled by Ana Silva (customer) via api" in alert
+    assert f"#{booking_id} cancelled by Ana Silva (customer) via the booking page" in alert
     assert "“sick”" in alert and "Cancelling does not refund" in alert
 
 

@@ -224,7 +224,8 @@ async def test_details_show_an_overlap_without_refusing_the_booking(
     assert created
     card = await services.desk.run(business, services.desk.parse(business, f"#{second.id}"), OWNER)
     assert isinstance(card, BookingCard)
-    assert card.card.warnings == (f"Overlaps with #{first.id} (Ana Silva, 10:00–10:45, pending)",)
+    overlap = f"Overlaps with #{first.id} (Ana Silva, 10:00–10:45 EST, pending)"
+    assert card.card.warnings == (overlap,)
     assert [a.id.value for a in card.card.actions] == ["confirm", "cancel", "details"]
 
 

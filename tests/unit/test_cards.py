@@ -108,7 +108,7 @@ def test_who_changed_a_booking_and_when_is_told_in_the_zone_of_that_day() -> Non
     card = card_for(SALON, b, [], CustomerRecord())
     assert card.status_line == "Confirmed by Riley via Slack · Sun 8 Mar 2026, 11:02 EDT"
     assert card.history == (
-        "Wed 25 Nov 2026, 09:00 EST: created as pending by booking page (system) via api",
+        "Wed 25 Nov 2026, 09:00 EST: created as pending by the booking page",
         "Sun 8 Mar 2026, 11:02 EDT: pending → confirmed by Riley via Slack",
     )
 
@@ -141,7 +141,7 @@ def test_a_pending_card_shows_who_what_when_the_money_and_that_it_waits_for_the_
         "notes",
         "history",
     ]
-    assert card.warnings == ("Overlaps with #7 (Bo Chen, 10:30–11:15, confirmed)",)
+    assert card.warnings == ("Overlaps with #7 (Bo Chen, 10:30–11:15 EST, confirmed)",)
     assert card.refund is None
 
 

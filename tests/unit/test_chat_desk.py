@@ -356,7 +356,7 @@ async def test_details_open_the_full_card_with_contact_and_history(
     assert fields["email"] == ("ana@example.com", False)
     assert fields["phone"] == ("+1 555 0100", False)
     assert reply.card.history == (
-        "Wed 25 Nov 2026, 09:00 EST: created as pending by booking page (system) via api",
+        "Wed 25 Nov 2026, 09:00 EST: created as pending by the booking page",
     )
 
 
@@ -489,7 +489,8 @@ async def test_the_notices_read_as_sentences_about_the_booking(
     cancelled = event(EventKind.CANCELLED, CUSTOMER, {"reason": "sick"}, booking_id)
     (_, (_, changed)) = chat_for(cancelled)
     assert notice_text(changed, booking, salon) == (
-        f"#{booking_id} cancelled by Ana Silva (customer) via api, 09:00 EST — “sick” ({summary})"
+        f"#{booking_id} cancelled by Ana Silva (customer) via the booking page, "
+        f"09:00 EST — “sick” ({summary})"
     )
     refunded = event(EventKind.REFUND_ISSUED, RILEY_ON_SLACK, booking_id=booking_id)
     (_, (_, marked)) = chat_for(refunded)

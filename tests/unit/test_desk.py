@@ -196,7 +196,7 @@ async def test_a_confirm_pressed_on_a_pending_card_after_the_customer_cancelled_
     with pytest.raises(IllegalMove) as refused:
         await desk.act(salon, booking.id, Move.CONFIRM, OWNER, expected=Status.PENDING)
     assert illegal_move(refused.value) == (
-        f"#{booking.id} was cancelled a moment ago by Ana Silva (customer) via api, "
+        f"#{booking.id} was cancelled a moment ago by Ana Silva (customer) via the booking page, "
         "so your confirm was not applied."
     )
 
@@ -413,7 +413,7 @@ async def test_a_booking_s_details_show_its_overlaps_and_the_customer_s_record(
     fields = {f.key: f.value for f in reply.card.fields}
     assert fields["history"] == "3 bookings: 1 visit, 1 cancellation"
     # The completed and cancelled bookings at the same time don't overlap; Bo's pending one does.
-    assert reply.card.warnings == (f"Overlaps with #{bo.id} (Bo Chen, 10:30–11:15, pending)",)
+    assert reply.card.warnings == (f"Overlaps with #{bo.id} (Bo Chen, 10:30–11:15 EST, pending)",)
     bo_card = await desk.details(salon, bo.id)
     assert {f.key: f.value for f in bo_card.card.fields}["history"] == "First booking with you"
 

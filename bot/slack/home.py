@@ -1,0 +1,162 @@
+"""The App Home tab: a live dashboard for each business the person can act for.
+
+For each business linked to a channel of the team that the person is a member of: bookings
+awaiting confirmation first, today's and this week's schedule, the week as bookings per day,
+and a search box. Published when the tab is opened and again, a moment later, when that
+business's bookings change (this process remembers who looked, for a day).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import logs
+from bot.slack import blocks
+from bot.slack.members import Members
+from core import wording
+from core.chat import ChatDesk, ConversationKey, Platform
+from core.model import Actor, ActorKind, Business, Channel
+from core.replies import BookingList, Reply
+from storage.conversations import SqlConversations
+
+log = logs.get("bot.slack")
+REMEMBER_VIEWERS_S = 24 * 3600
+REFRESH_AFTER_S = 1.0  # changes that come together refresh a tab once
+MAX_BUSINESSES = 3  # App Home holds 100 blocks
+LIST_LINES = 10
+
+
+class Home:
+    def __init__(
+        self,
+        chat: ChatDesk,
+        conversations: SqlConversations,
+        members: Members,
+        client: AsyncWebClient,
+    ) -> None:
+        self.chat = chat
+        self.conversations = conversations
+        self.members = members
+        self.client = client
+        self._viewers: dict[tuple[str, str], tuple[float, frozenset[int]]] = {}
+        self._due: set[tuple[str, str]] = set()
+        self._refreshing: asyncio.Task[None] | None = None
+
+    async def businesses_for(self, team: str, user: str) -> list[tuple[Business, str]]:
+        """The businesses the person may act for, each with a linked channel of theirs."""
+        found: dict[int, tuple[Business, str]] = {}
+        for conversation in await self.conversations.linked_in(Platform.SLACK, team):
+            business_id = conversation.business_id
+            if business_id is None or business_id in found:
+                continue
+            if await self.members.is_member(conversation.key.chat_id, user):
+                business = await self.chat.desk.business(business_id)
+                found[business_id] = (business, conversation.key.chat_id)
+        return list(found.values())[:MAX_BUSINESSES]
+
+    async def conversation_for(
+        self, team: str, user: str, body: dict[str, Any]
+    ) -> ConversationKey | None:
+        """A tap on the Home tab acts through a linked channel of the card's business that
+        the person is a member of (the business rides in the block id, never trusted)."""
+        block_id = str(body["actions"][0].get("block_id") or "")
+        business_id = block_id.removeprefix("b").partition(":")[0]
+        for business, channel in await self.businesses_for(team, user):
+            if str(business.id) == business_id:
+                return ConversationKey(Platform.SLACK, team, channel)
+        return None
+
+    async def publish(self, team: str, user: str, search: str = "") -> None:
+        mine = await self.businesses_for(team, user)
+        self._viewers[(team, user)] = (time.monotonic(), frozenset(b.id for b, _ in mine))
+        view = {"type": "home", "blocks": await self._blocks(mine, user, search)}
+        try:
+            await self.client.views_publish(user_id=user, view=view)
+        except SlackApiError as exc:
+            log.warning("slack.home_failed", error=str(exc.response.get("error", "")))
+
+    async def refresh(self, team: str, user: str) -> None:
+        await self.publish(team, user)
+
+    def changed(self, business_id: int) -> None:
+        """A business's bookings changed: refresh the tabs showing it, soon and once."""
+        now = time.monotonic()
+        for viewer, (seen, businesses) in list(self._viewers.items()):
+            if now - seen > REMEMBER_VIEWERS_S:
+                del self._viewers[viewer]
+            elif business_id in businesses:
+                self._due.add(viewer)
+        if self._due and self._refreshing is None:
+            self._refreshing = asyncio.create_task(self._refresh_due())
+
+    async def _refresh_due(self) -> None:
+        try:
+            await asyncio.sleep(REFRESH_AFTER_S)
+            due, self._due = self._due, set()
+            for team, user in due:
+                await self.publish(team, user)
+        finally:
+            self._refreshing = None
+
+    async def _blocks(
+        self, mine: list[tuple[Business, str]], user: str, search: str
+    ) -> list[dict[str, Any]]:
+        if not mine:
+            return [blocks.section(wording.HOME_NOT_LINKED)]
+        shown: list[dict[str, Any]] = [
+            {
+                "type": "input",
+                "block_id": "search",
+                "dispatch_action": True,
+                "label": blocks.plain(wording.HOME_SEARCH_LABEL, 2000),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": blocks.HOME_SEARCH,
+                    "initial_value": search[:200],
+                },
+            }
+        ]
+        actor = Actor(ActorKind.OWNER, Channel.SLACK, "", user)
+        for business, _ in mine:
+            shown.append({"type": "header", "text": blocks.plain(business.name, 150)})
+            views = [("pending", "Waiting for your confirmation"), ("today", "Today")]
+            if search:
+                views.insert(0, (f"search {search}", f"Search “{search}”"))
+            for command, title in views:
+                reply = await self.chat.desk.handle(business.id, command, actor)
+                shown.extend(_section(business, title, reply))
+            week = await self.chat.desk.handle(business.id, "week", actor)
+            shown.extend(_section(business, "This week", week))
+            shown.append(_week_counts(week))
+            shown.append({"type": "divider"})
+        return shown[:100]
+
+
+def _section(business: Business, title: str, reply: Reply) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = [blocks.section(f"*{blocks.escape(title)}*")]
+    if not isinstance(reply, BookingList) or not reply.page.bookings:
+        text = reply.empty_text if isinstance(reply, BookingList) else getattr(reply, "text", "")
+        out.append(blocks.context(text or "—"))
+        return out
+    _, lines = blocks.reply_blocks(reply)
+    for line in lines:
+        if line.get("accessory"):
+            booking_id = line["accessory"]["options"][0]["value"].split(":")[1]
+            line = dict(line, block_id=f"b{business.id}:{booking_id}")
+            out.append(line)
+    return out[: LIST_LINES + 1]
+
+
+def _week_counts(week: Reply) -> dict[str, Any]:
+    if not isinstance(week, BookingList):
+        return blocks.context("—")
+    zone = week.business.zone
+    days = Counter(b.start_at.astimezone(zone).strftime("%a %-d") for b in week.page.bookings)
+    line = "  ·  ".join(f"{day}: {n}" for day, n in days.items()) or wording.HOME_EMPTY_WEEK
+    return blocks.context(line)

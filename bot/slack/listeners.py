@@ -1,0 +1,275 @@
+"""Slack's requests, each read, answered through one chat-layer call, and rendered.
+
+Every listener acks at once (Bolt answers Slack as soon as the ack returns:
+`process_before_response`), and its work runs after, as a lazy listener: nothing slow or
+remote ever delays the ack. The one exception is the cancel modal's submission, whose ack
+carries the inline error for a reason that is too long.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import logs
+from bot.slack import blocks
+from bot.slack.home import Home
+from bot.slack.members import Members
+from core import wording
+from core.cards import read_tap
+from core.chat import Acted, ChatDesk, Content, ConversationKey, Person, Platform, ReasonPrompt
+from core.replies import BookingCard, Problem
+
+log = logs.get("bot.slack")
+
+BUTTONS = re.compile(r"^jp_(confirm|complete|cancel|refund_issued|details)$")
+PAGES = re.compile(rf"^{blocks.PAGE}_")
+CONNECT, DISCONNECT = "connect", "disconnect"
+SOMETHING_WRONG = wording.SOMETHING_WRONG
+NOT_A_MEMBER = wording.NOT_A_MEMBER
+
+
+async def ack_now(ack: AsyncAck) -> None:
+    """Tell Slack at once that the request arrived; the work follows."""
+    await ack()
+
+
+def person_of(body: dict[str, Any]) -> Person:
+    user = body.get("user") or {}
+    if isinstance(user, str):  # slash commands and events name the user by id
+        return Person(user, str(body.get("user_name") or user))
+    return Person(str(user.get("id", "")), str(user.get("name") or user.get("username") or ""))
+
+
+def team_of(body: dict[str, Any]) -> str:
+    team = body.get("team")
+    if isinstance(team, dict):
+        return str(team.get("id", ""))
+    return str(body.get("team_id") or (body.get("user") or {}).get("team_id") or "")
+
+
+class SlackListeners:
+    """The listeners, sharing the chat layer, Slack's client and the membership check."""
+
+    def __init__(self, chat: ChatDesk, client: AsyncWebClient, members: Members, home: Home):
+        self.chat = chat
+        self.client = client
+        self.members = members
+        self.home = home
+
+    def register(self, app: AsyncApp) -> None:
+        """Every listener, in one readable block."""
+        app.command("/bookings")(ack=ack_now, lazy=[self.on_command])
+        app.action(BUTTONS)(ack=ack_now, lazy=[self.on_button])
+        app.action(blocks.OVERFLOW)(ack=ack_now, lazy=[self.on_button])
+        app.action(PAGES)(ack=ack_now, lazy=[self.on_page])
+        app.action(blocks.HOME_SEARCH)(ack=ack_now, lazy=[self.on_home_search])
+        app.view(blocks.CANCEL_VIEW)(ack=self.ack_reason, lazy=[self.on_reason])
+        app.event("app_home_opened")(ack=ack_now, lazy=[self.on_home_opened])
+        app.error(self.on_error)
+
+    async def on_error(self, error: Exception) -> None:
+        """Bolt's own failures: one line, never the request's body."""
+        log.error("slack.error", error=type(error).__name__)
+
+    # /bookings
+
+    async def on_command(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """`/bookings connect CODE`, `/bookings disconnect`, or the command language."""
+        key = ConversationKey(Platform.SLACK, team_of(body), str(body.get("channel_id", "")))
+        person = person_of(body)
+        text = str(body.get("text") or "").strip()
+        word, _, rest = text.partition(" ")
+        try:
+            if word.lower() == CONNECT:
+                title = f"#{body.get('channel_name') or key.chat_id}"
+                notice = await self.chat.link(key, person, rest, title=title)
+                await respond(
+                    text=blocks.fit(notice.text, blocks.FALLBACK_TEXT),
+                    response_type="in_channel" if notice.ok else "ephemeral",
+                )
+                return
+            if word.lower() == DISCONNECT and not rest.strip():
+                notice = await self.chat.unlink(key, person)
+                kind = "in_channel" if notice.ok else "ephemeral"
+                await respond(
+                    text=blocks.fit(notice.text, blocks.FALLBACK_TEXT), response_type=kind
+                )
+                return
+            reply = await self.chat.command(key, person, text)
+        except Exception as exc:
+            log.error("slack.command_failed", error=type(exc).__name__)
+            await respond(text=SOMETHING_WRONG, response_type="ephemeral")
+            return
+        fallback, shown = blocks.reply_blocks(reply)
+        await respond(text=fallback, blocks=shown, response_type="ephemeral")
+
+    async def on_page(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """Next / Previous on a list: the same command for another page, in place."""
+        key = self._key(body)
+        value = str(body["actions"][0].get("value") or "")
+        if key is None:
+            return
+        reply = await self.chat.command(key, person_of(body), value[:500])
+        fallback, shown = blocks.reply_blocks(reply)
+        await respond(text=fallback, blocks=shown, replace_original=True)
+
+    # Buttons
+
+    async def on_button(
+        self, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        """A card's button (or a list's overflow menu): act through the chat layer."""
+        action = body["actions"][0]
+        value = (action.get("selected_option") or {}).get("value") or action.get("value")
+        key = await self._acting_key(body)
+        if key is None:
+            await self._tell(body, respond, NOT_A_MEMBER)
+            return
+        person = person_of(body)
+        try:
+            result = await self.chat.tap(key, person, value)
+        except Exception as exc:
+            log.error("slack.tap_failed", error=type(exc).__name__)
+            await self._tell(body, respond, SOMETHING_WRONG)
+            return
+        if isinstance(result, ReasonPrompt):
+            metadata = self._metadata(body, str(value), key)
+            view = blocks.cancel_modal(metadata, f"#{result.booking_id}", result.question)
+            await client.views_open(trigger_id=body["trigger_id"], view=view)
+        elif isinstance(result, BookingCard):
+            view = blocks.details_modal(result.card)
+            await client.views_open(trigger_id=body["trigger_id"], view=view)
+        elif isinstance(result, Acted):
+            await self._redraw(body, result)
+            if not result.ok:
+                await self._tell(body, respond, result.text)
+            if _from_home(body):
+                await self.home.refresh(team_of(body), person.id)
+        elif isinstance(result, Problem):
+            await self._tell(body, respond, result.text)
+
+    async def ack_reason(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Refuse a reason over the limit inline, in the modal; otherwise close it."""
+        if len(_reason(body) or "") > wording.REASON_LIMIT:
+            await ack(
+                response_action="errors",
+                errors={blocks.REASON_BLOCK: wording.REASON_TOO_LONG},
+            )
+            return
+        await ack()
+
+    async def on_reason(self, body: dict[str, Any]) -> None:
+        """The cancel modal was submitted: cancel, if the booking is still as it was."""
+        try:
+            meta = json.loads(body["view"].get("private_metadata") or "{}")
+        except json.JSONDecodeError:
+            return
+        tap = read_tap(meta.get("tap"))
+        channel = str(meta.get("channel") or "")
+        if tap is None or not channel:
+            return
+        key = ConversationKey(Platform.SLACK, team_of(body), channel)
+        person = person_of(body)
+        if not await self.members.is_member(channel, person.id):
+            await self._ephemeral(channel, person.id, NOT_A_MEMBER)
+            return
+        result = await self.chat.cancel(key, person, tap.booking_id, tap.drawn, _reason(body))
+        if isinstance(result, Acted):
+            if meta.get("ts") and result.card is not None:
+                await self._update(channel, str(meta["ts"]), result)
+            if not result.ok:
+                await self._ephemeral(channel, person.id, result.text)
+        else:
+            await self._ephemeral(channel, person.id, result.text)
+
+    # App Home
+
+    async def on_home_opened(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if event.get("tab", "home") == "home":
+            await self.home.publish(team_of(body), str(event.get("user", "")))
+
+    async def on_home_search(self, body: dict[str, Any]) -> None:
+        action = body["actions"][0]
+        await self.home.publish(
+            team_of(body), person_of(body).id, search=str(action.get("value") or "")[:200]
+        )
+
+    # Helpers
+
+    def _key(self, body: dict[str, Any]) -> ConversationKey | None:
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id"
+        )
+        if not channel:
+            return None
+        return ConversationKey(Platform.SLACK, team_of(body), str(channel))
+
+    async def _acting_key(self, body: dict[str, Any]) -> ConversationKey | None:
+        """The linked conversation the person acts through, if they are one of its members:
+        the channel the button is in, or (from App Home) one linked to the card's business."""
+        person = person_of(body)
+        if _from_home(body):
+            return await self.home.conversation_for(team_of(body), person.id, body)
+        key = self._key(body)
+        if key is None or not await self.members.is_member(key.chat_id, person.id):
+            return None
+        return key
+
+    def _metadata(self, body: dict[str, Any], value: str, key: ConversationKey) -> str:
+        """What the cancel modal carries back: the tap, and the message to redraw."""
+        container = body.get("container") or {}
+        ts = container.get("message_ts") if container.get("type") == "message" else None
+        return json.dumps({"tap": value, "channel": key.chat_id, "ts": ts})
+
+    async def _redraw(self, body: dict[str, Any], result: Acted) -> None:
+        """Redraw the message the button was on, in place, with the card as it is now."""
+        container = body.get("container") or {}
+        if container.get("type") != "message" or container.get("is_ephemeral"):
+            return
+        channel, ts = container.get("channel_id"), container.get("message_ts")
+        if channel and ts and result.card is not None:
+            await self._update(str(channel), str(ts), result)
+
+    async def _update(self, channel: str, ts: str, result: Acted) -> None:
+        if result.card is None:
+            return
+        content = Content(wording.card_headline(result.card.title, result.card.status), result.card)
+        await self.client.chat_update(
+            channel=channel,
+            ts=ts,
+            text=blocks.fallback(content),
+            blocks=blocks.content_blocks(content),
+        )
+
+    async def _tell(self, body: dict[str, Any], respond: AsyncRespond, text: str) -> None:
+        """A short answer only the person sees."""
+        if body.get("response_url"):
+            await respond(text=blocks.fit(text, blocks.FALLBACK_TEXT), response_type="ephemeral",
+                          replace_original=False)  # fmt: skip
+            return
+        key = self._key(body)
+        if key is not None:
+            await self._ephemeral(key.chat_id, person_of(body).id, text)
+
+    async def _ephemeral(self, channel: str, user: str, text: str) -> None:
+        await self.client.chat_postEphemeral(
+            channel=channel, user=user, text=blocks.fit(text, blocks.FALLBACK_TEXT)
+        )
+
+
+def _from_home(body: dict[str, Any]) -> bool:
+    return (body.get("container") or {}).get("type") == "view" and (
+        (body.get("view") or {}).get("type") == "home"
+    )
+
+
+def _reason(body: dict[str, Any]) -> str | None:
+    values = ((body.get("view") or {}).get("state") or {}).get("values") or {}
+    field = (values.get(blocks.REASON_BLOCK) or {}).get(blocks.REASON_INPUT) or {}
+    value = field.get("value")
+    return str(value) if value is not None else None

@@ -1,0 +1,239 @@
+"""A local server that answers like Slack's Web API and records every call, and helpers that
+send requests shaped and signed exactly as Slack sends them."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+BOT_TOKEN = "xoxb-test-0000-secret-token"
+TEAM = "T0001"
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+
+
+@dataclass
+class SlackApi:
+    """The Web API at `<base>/api/<method>`, response URLs at `<base>/respond/<id>`."""
+
+    members: dict[str, list[str]] = field(default_factory=dict)  # channel -> user ids
+    calls: list[Call] = field(default_factory=list)
+    responses: list[dict[str, Any]] = field(default_factory=list)  # what response_urls got
+    _trouble: dict[str, deque[tuple[int, dict[str, Any], dict[str, str]]]] = field(
+        default_factory=lambda: defaultdict(deque)
+    )
+    _ts: int = 0
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/api/{method}", self._api, methods=["POST", "GET"]),
+                Route("/respond/{hook}", self._respond, methods=["POST"]),
+            ]
+        )
+
+    def answer_next(
+        self, method: str, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
+        """The next call of `method` gets this answer instead of success."""
+        self._trouble[method].append((status, body, headers or {}))
+
+    def of(self, method: str) -> list[dict[str, Any]]:
+        return [c.params for c in self.calls if c.method == method]
+
+    async def wait_for(self, method: str, count: int = 1) -> list[dict[str, Any]]:
+        """The calls of `method` once there are `count` of them (lazy listeners run after the
+        ack, so their calls arrive a moment later); 5 seconds at most."""
+        await _until(lambda: len(self.of(method)) >= count)
+        return self.of(method)
+
+    async def wait_responses(self, count: int = 1) -> list[dict[str, Any]]:
+        await _until(lambda: len(self.responses) >= count)
+        return self.responses
+
+    async def _api(self, request: Request) -> Response:
+        method = request.path_params["method"]
+        raw = await request.body()
+        if request.headers.get("content-type", "").startswith("application/json"):
+            params: dict[str, Any] = json.loads(raw or b"{}")
+        else:
+            params = dict(parse_qsl(raw.decode()))
+            for key in ("blocks", "view"):
+                if isinstance(params.get(key), str):
+                    params[key] = json.loads(params[key])
+        params.update(dict(request.query_params))
+        self.calls.append(Call(method, params))
+        if request.headers.get("authorization") != f"Bearer {BOT_TOKEN}":
+            return JSONResponse({"ok": False, "error": "invalid_auth"})
+        trouble = self._trouble[method]
+        if trouble:
+            status, body, headers = trouble.popleft()
+            return JSONResponse(body, status_code=status, headers=headers)
+        return JSONResponse(self._success(method, params))
+
+    def _success(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": TEAM,
+                    "user": "juneplum", "team": "Plum"}  # fmt: skip
+        if method == "conversations.members":
+            return {"ok": True, "members": self.members.get(str(params.get("channel")), []),
+                    "response_metadata": {"next_cursor": ""}}  # fmt: skip
+        if method in ("chat.postMessage", "chat.update"):
+            if method == "chat.postMessage":
+                self._ts += 1
+            ts = params.get("ts") or f"1700000000.{self._ts:06d}"
+            return {"ok": True, "channel": params.get("channel"), "ts": ts}
+        return {"ok": True}
+
+    async def _respond(self, request: Request) -> Response:
+        self.responses.append(json.loads(await request.body()))
+        return Response("ok")
+
+
+async def _until(done: Callable[[], bool]) -> None:
+    async with asyncio.timeout(5.0):
+        while not done():  # noqa: ASYNC110 - the calls arrive over HTTP, polled
+            await asyncio.sleep(0.01)
+
+
+def signed(body: str, *, secret: str = SIGNING_SECRET, at: float | None = None) -> dict[str, str]:
+    """Slack's signature headers for a body (v0, HMAC-SHA256 of 'v0:timestamp:body')."""
+    timestamp = str(int(at if at is not None else time.time()))
+    base = f"v0:{timestamp}:{body}".encode()
+    digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": f"v0={digest}"}
+
+
+def command_body(base: str, text: str, *, user: str = "U1", channel: str = "C1") -> str:
+    """A slash command as Slack posts it (form-encoded)."""
+    return urlencode(
+        {
+            "token": "deprecated-verification-token",
+            "team_id": TEAM,
+            "team_domain": "plum",
+            "channel_id": channel,
+            "channel_name": "salon",
+            "user_id": user,
+            "user_name": {"U1": "riley", "U2": "sam"}.get(user, "stranger"),
+            "command": "/bookings",
+            "text": text,
+            "api_app_id": "A0001",
+            "is_enterprise_install": "false",
+            "response_url": f"{base}/respond/{user}-{channel}",
+            "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+        }
+    )
+
+
+def action_body(
+    base: str,
+    value: str,
+    *,
+    action_id: str,
+    user: str = "U1",
+    channel: str = "C1",
+    message_ts: str = "1700000000.000001",
+    overflow: bool = False,
+) -> str:
+    """A block_actions payload from a button (or an overflow menu) on a channel message."""
+    action: dict[str, Any] = {
+        "action_id": action_id,
+        "block_id": "card",
+        "type": "overflow" if overflow else "button",
+        "action_ts": "1700000100.000200",
+    }
+    if overflow:
+        action["selected_option"] = {"text": {"type": "plain_text", "text": "x"}, "value": value}
+    else:
+        action |= {"value": value, "text": {"type": "plain_text", "text": "Confirm"}}
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "username": _name(user), "name": _name(user), "team_id": TEAM},
+        "api_app_id": "A0001",
+        "token": "deprecated-verification-token",
+        "container": {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel,
+            "is_ephemeral": False,
+        },
+        "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+        "team": {"id": TEAM, "domain": "plum"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": channel, "name": "salon"},
+        "message": {"type": "message", "ts": message_ts, "text": "card", "user": "UBOT"},
+        "response_url": f"{base}/respond/{user}-{channel}",
+        "actions": [action],
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def view_submission_body(metadata: str, reason: str | None, *, user: str = "U1") -> str:
+    payload = {
+        "type": "view_submission",
+        "team": {"id": TEAM, "domain": "plum"},
+        "user": {"id": user, "username": _name(user), "name": _name(user), "team_id": TEAM},
+        "api_app_id": "A0001",
+        "token": "deprecated-verification-token",
+        "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+        "view": {
+            "id": "V0001",
+            "team_id": TEAM,
+            "type": "modal",
+            "callback_id": "jp_cancel",
+            "private_metadata": metadata,
+            "state": {
+                "values": {"reason": {"reason": {"type": "plain_text_input", "value": reason}}}
+            },
+            "hash": "156772938.1827394",
+        },
+        "response_urls": [],
+        "is_enterprise_install": False,
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def app_home_opened_body(user: str = "U1") -> str:
+    return json.dumps(
+        {
+            "token": "deprecated-verification-token",
+            "team_id": TEAM,
+            "api_app_id": "A0001",
+            "event": {
+                "type": "app_home_opened",
+                "user": user,
+                "channel": "D0001",
+                "tab": "home",
+                "event_ts": "1700000000.000100",
+            },
+            "type": "event_callback",
+            "event_id": "Ev0001",
+            "event_time": 1700000000,
+            "authorizations": [
+                {"team_id": TEAM, "user_id": "UBOT", "is_bot": True, "is_enterprise_install": False}
+            ],
+        }
+    )
+
+
+def _name(user: str) -> str:
+    return {"U1": "riley", "U2": "sam"}.get(user, "stranger")
