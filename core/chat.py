@@ -149,22 +149,27 @@ def chat_for(event: Event) -> list[tuple[ChatKind, dict[str, Any]]]:
     if event.kind is EventKind.MAIL_FAILED:
         data = {"notice": NoticeKind.MAIL_FAILED.value, "kind": event.data.get("kind", "")}
         return [(ChatKind.NOTICE, data | {"error": str(event.data.get("error", ""))[:200]})]
+    if event.kind is EventKind.REFUND_ISSUED:
+        return [(ChatKind.REDRAW, {}), (ChatKind.NOTICE, change_said(event))]
+    if event.actor.kind is ActorKind.OWNER:
+        return [(ChatKind.REDRAW, {})]
+    return [(ChatKind.REDRAW, {}), (ChatKind.NOTICE, change_said(event))]
+
+
+def change_said(event: Event) -> dict[str, Any]:
+    """A change's notice, as data: who did what, when, why."""
+    refund = event.kind is EventKind.REFUND_ISSUED
     said = {
+        "notice": (NoticeKind.REFUND_ISSUED if refund else NoticeKind.CHANGED).value,
         "actor": event.actor.describe(),
         "at": event.occurred_at.isoformat(),
-        "what": event.kind.value.removeprefix("booking.").replace("_", " "),
+        "what": wording.NOTES_BY_EVENT.get(
+            event.kind.value, event.kind.value.removeprefix("booking.")
+        ),
     }
     if event.data.get("reason"):
         said["reason"] = str(event.data["reason"])
-    if event.kind is EventKind.REFUND_ISSUED:
-        said["what"] = wording.NOTES_BY_EVENT[event.kind.value]
-        return [
-            (ChatKind.REDRAW, {}),
-            (ChatKind.NOTICE, {"notice": NoticeKind.REFUND_ISSUED.value} | said),
-        ]
-    if event.actor.kind is ActorKind.OWNER:
-        return [(ChatKind.REDRAW, {})]
-    return [(ChatKind.REDRAW, {}), (ChatKind.NOTICE, {"notice": NoticeKind.CHANGED.value} | said)]
+    return said
 
 
 @dataclass(frozen=True)
@@ -283,6 +288,15 @@ class ChatDesk:
             return Notice(wording.NOT_LINKED_ANYWHERE, ok=False)
         business = await self.desk.business(was)
         return Notice(wording.unlinked(business.name), business_id=business.id)
+
+    async def shown(self, key: ConversationKey, booking_id: int, message_ref: str) -> None:
+        """A surface posted a booking's card itself (a reply to `#42`): every later change
+        redraws it too, as it redraws the alerts."""
+        found = await self.conversations.find(key)
+        if found is not None and found.business_id is not None:
+            await self.conversations.record_message(
+                found.id, booking_id, message_ref, self.clock.now()
+            )
 
     async def business_of(self, key: ConversationKey) -> Business | None:
         """The business a conversation acts for; None when it isn't linked."""
@@ -406,15 +420,9 @@ class ChatDesk:
         if event.kind is EventKind.CREATED:
             return Content(wording.new_booking(card.title), card)
         notices = [data for kind, data in chat_for(event) if kind is ChatKind.NOTICE]
-        if notices:
-            text = notice_text(notices[0], booking, business)
-        else:
-            said = {"actor": event.actor.describe(), "at": event.occurred_at.isoformat()}
-            said["what"] = event.kind.value.removeprefix("booking.")
-            if event.data.get("reason"):
-                said["reason"] = str(event.data["reason"])
-            text = notice_text({"notice": NoticeKind.CHANGED.value} | said, booking, business)
-        return Content(notice=text, card=card)
+        # A surface that can't edit what it showed is told of the owners' changes too.
+        said = notices[0] if notices else change_said(event)
+        return Content(notice=notice_text(said, booking, business), card=card)
 
 
 def notice_text(data: dict[str, Any], booking: Booking | None, business: Business) -> str | None:

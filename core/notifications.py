@@ -116,6 +116,10 @@ class QueuedMail:
     data: dict[str, Any] | None = None
 
 
+# How long a delivery (an email, a chat post) that keeps failing is retried before it fails.
+RETRY_WINDOW = timedelta(hours=24)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Transient failures retry with exponential backoff and jitter, for a while."""

@@ -218,10 +218,24 @@ def card_headline(title: str, status: Status) -> str:
     return f"Booking {title} · {status.value}"
 
 
+# Each email's name as the owner reads it (core.notifications.MailKind values).
+MAIL_KINDS = {
+    "created": "booking received",
+    "confirmed": "booking confirmed",
+    "cancelled": "booking cancelled",
+    "reminder-24h": "24-hour reminder",
+    "reminder-30m": "30-minute reminder",
+    "owner-new-booking": "new booking",
+    "delivery-failed": "delivery failed",
+    "chat-unreachable": "chat unreachable",
+}
+
+
 def mail_failed(booking: Booking, failed_kind: str, error: str) -> str:
     phone = f" · {booking.customer.phone}" if booking.customer.phone else ""
+    kind = MAIL_KINDS.get(failed_kind, failed_kind)
     return (
-        f"Email to {booking.customer.name} failed ({booking.ref}, {failed_kind}): {error}\n"
+        f"Email to {booking.customer.name} failed ({booking.ref}, {kind}): {error}\n"
         f"Write to them yourself: {booking.customer.email}{phone}"
     )
 
@@ -369,3 +383,13 @@ HOME_NOT_LINKED = (
 )
 HOME_SEARCH_LABEL = "Search by customer or service"
 HOME_EMPTY_WEEK = "Nothing booked this week."
+
+# Why a platform says a conversation can't be reached, in words (Slack's error codes).
+GONE_REASONS = {
+    "channel_not_found": "the channel was deleted, or the app can no longer see it",
+    "is_archived": "the channel was archived",
+    "not_in_channel": "the app was removed from the channel",
+    "account_inactive": "the app's access to the workspace was removed",
+    "team_access_not_granted": "the app's access to the workspace was removed",
+    "team_not_found": "the workspace can no longer be reached",
+}

@@ -30,11 +30,10 @@ from sqlalchemy import (
 
 from core.chat import ChatKind, chat_for
 from core.events import Event
-from core.notifications import DeliveryStatus
+from core.notifications import RETRY_WINDOW, DeliveryStatus
 from storage.tables import chat_messages, conversations, outbox
 from storage.writes import Rows
 
-RETRY_WINDOW = timedelta(hours=24)
 CHANNEL = "chat"
 
 

@@ -40,6 +40,7 @@ from core.events import Event, EventKind
 from core.lifecycle import Status
 from core.model import Actor, ActorKind, Booking, Business, Channel, HistoryEntry
 from core.notifications import (
+    RETRY_WINDOW,
     DeliveryStatus,
     MailKind,
     QueuedMail,
@@ -61,7 +62,6 @@ from storage.tables import (
 )
 from storage.writes import Guarded, Rows, insert_rows
 
-RETRY_WINDOW = timedelta(hours=24)
 MAILER = Actor(ActorKind.SYSTEM, Channel.SYSTEM, "mailer")
 
 
@@ -249,6 +249,22 @@ class SqlOutbox:
             return sorted((_mail_entry(r) for r in claimed), key=lambda m: m.id)
 
         return await self._db.write(work)
+
+    async def chat_due(self, now: datetime, platforms: Sequence[str]) -> bool:
+        """Whether any chat delivery on `platforms` is due: a read, so an idle poll takes no
+        write lock (SQLite has one for the whole file)."""
+        query = (
+            select(outbox.c.id)
+            .join(conversations, conversations.c.id == outbox.c.conversation_id)
+            .where(
+                outbox.c.channel == CHAT,
+                outbox.c.status == DeliveryStatus.PENDING.value,
+                outbox.c.next_attempt_at <= now,
+                conversations.c.platform.in_(list(platforms)),
+            )
+            .limit(1)
+        )
+        return await self._db.read(lambda conn: conn.execute(query).first() is not None)
 
     async def claim_chat(
         self,

@@ -82,12 +82,15 @@ class ChatDispatcher:
         if self._stopping or not self.senders:
             return 0
         claimed_at = self.clock.now()
+        platforms = [p.value for p in self.senders]
+        if not await self.outbox.chat_due(claimed_at, platforms):  # a read: no write lock
+            return 0
         claimed = await self.outbox.claim_chat(
             self.name,
             claimed_at,
             self.settings.lease,
             limit=self.settings.lanes * self.settings.per_lane,
-            platforms=[p.value for p in self.senders],
+            platforms=platforms,
             lanes=self.settings.lanes,
             per_lane=self.settings.per_lane,
         )

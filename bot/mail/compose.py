@@ -76,16 +76,7 @@ _NOT_IN_ADDR = frozenset(' <>,;"\r\n')
 PROVIDER_NAMES = {Provider.PAYPAL: "PayPal", Provider.INKRESS: "Inkress"}
 
 # How the delivery-failed email names the email that bounced.
-KIND_LABELS = {
-    MailKind.CREATED: "booking received",
-    MailKind.CONFIRMED: "booking confirmed",
-    MailKind.CANCELLED: "booking cancelled",
-    MailKind.REMINDER_24H: "24-hour reminder",
-    MailKind.REMINDER_30M: "30-minute reminder",
-    MailKind.OWNER_NEW_BOOKING: "new booking",
-    MailKind.DELIVERY_FAILED: "delivery failed",
-    MailKind.CHAT_UNREACHABLE: "chat unreachable",
-}
+KIND_LABELS = {MailKind(k): label for k, label in wording.MAIL_KINDS.items()}
 
 _templates = Environment(
     loader=PackageLoader("bot.mail", "templates"),
@@ -125,9 +116,7 @@ def compose(
         raise ValueError(f"failed_kind must be an email to the customer, not {failed_kind}")
 
     business_name = one_line(business.name)
-    for address in (business.owner_email, booking.customer.email, mail_from):
-        if not address.isascii() or "@" not in address or any(c in address for c in _NOT_IN_ADDR):
-            raise ValueError(f"can't send to or from {address!r}")
+    _sendable(business.owner_email, booking.customer.email, mail_from)
     owner = _address(business_name, business.owner_email)
     customer = _address(one_line(booking.customer.name), booking.customer.email)
     subject = subject_for(kind, booking, business, failed_kind=failed_kind, now=now)
@@ -157,7 +146,18 @@ def compose(
         KIND_HEADER: kind.value,
         "Auto-Submitted": "auto-generated",  # RFC 3834: no vacation auto-replies
     }
-    structural = list(msg.items())  # MIME-Version and Content-Type, after ours
+    return _headed(msg, headers)
+
+
+def _sendable(*addresses: str) -> None:
+    for address in addresses:
+        if not address.isascii() or "@" not in address or any(c in address for c in _NOT_IN_ADDR):
+            raise ValueError(f"can't send to or from {address!r}")
+
+
+def _headed(msg: Message, headers: dict[str, str]) -> Message:
+    """Our headers first, then MIME-Version and Content-Type."""
+    structural = list(msg.items())
     for name, _ in structural:
         del msg[name]
     for name, value in [*headers.items(), *structural]:
@@ -182,9 +182,7 @@ def compose_for_business(
     """
     if kind is not MailKind.CHAT_UNREACHABLE:
         raise ValueError(f"{kind} is about a booking")
-    for address in (business.owner_email, mail_from):
-        if not address.isascii() or "@" not in address or any(c in address for c in _NOT_IN_ADDR):
-            raise ValueError(f"can't send to or from {address!r}")
+    _sendable(business.owner_email, mail_from)
     business_name = one_line(business.name)
     title = one_line(str(data.get("title", "")))
     platform = one_line(str(data.get("platform", "")))
@@ -199,9 +197,6 @@ def compose_for_business(
     msg = MIMEMultipart("alternative", boundary=_boundary("alt"), policy=POLICY)
     msg.attach(_part(_templates.get_template(f"{kind.value}.txt").render(context), "plain"))
     msg.attach(_part(_templates.get_template(f"{kind.value}.html").render(context), "html"))
-    structural = list(msg.items())
-    for name, _ in structural:
-        del msg[name]
     headers = {
         "To": _address(business_name, business.owner_email),
         "From": _address(business_name, mail_from),
@@ -211,9 +206,7 @@ def compose_for_business(
         KIND_HEADER: kind.value,
         "Auto-Submitted": "auto-generated",
     }
-    for name, value in [*headers.items(), *structural]:
-        msg[name] = value
-    return msg
+    return _headed(msg, headers)
 
 
 def _address(name: str, addr: str) -> str:

@@ -15,19 +15,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.sending import ConversationGone, MessageGone, SendFailed
 from bot.slack.blocks import content_blocks, fallback
+from core import wording
 from core.chat import Content, Conversation, Platform
 
 # Slack's answers that mean the conversation can't be reached any more.
-GONE = frozenset(
-    {
-        "channel_not_found",
-        "is_archived",
-        "not_in_channel",
-        "account_inactive",
-        "team_access_not_granted",
-        "team_not_found",
-    }
-)
+GONE = frozenset(wording.GONE_REASONS)
 MESSAGE_GONE = frozenset({"message_not_found", "cant_update_message"})
 
 
@@ -68,6 +60,16 @@ class SlackSender:
             raise failure from None
 
 
+def _retry_after(exc: SlackApiError) -> float:
+    for name, value in (exc.response.headers or {}).items():
+        if name.lower() == "retry-after":
+            try:
+                return max(1.0, float(value))
+            except ValueError:
+                break
+    return 1.0
+
+
 def _error(exc: SlackApiError) -> str:
     data = exc.response.data
     return str(data.get("error", "")) if isinstance(data, dict) else ""
@@ -79,10 +81,9 @@ def _failure(exc: Exception) -> Exception:
         return SendFailed(f"can't reach Slack: {type(exc).__name__}")
     error, status = _error(exc), exc.response.status_code
     if status == 429 or error == "ratelimited":
-        retry_after = float(exc.response.headers.get("Retry-After", "1") or 1)
-        return SendFailed("ratelimited", retry_after=max(1.0, retry_after))
+        return SendFailed("ratelimited", retry_after=_retry_after(exc))
     if error in GONE:
-        return ConversationGone(error)
+        return ConversationGone(wording.GONE_REASONS.get(error, error))
     if status >= 500 or error in ("internal_error", "fatal_error", "service_unavailable"):
         return SendFailed(f"Slack answered {status} {error}".strip())
     return SendFailed(f"Slack refused it: {error or status}", permanent=True)

@@ -196,7 +196,7 @@ async def test_an_email_that_failed_for_good_is_alerted_to_the_owner(
     await sender.run_once()
     await transport.close()
     alert = await dialog.alerts()
-    assert f"Email to Ana Silva failed (#{booking_id}, created)" in alert
+    assert f"Email to Ana Silva failed (#{booking_id}, booking received)" in alert
     assert "550" in alert and "ana@example.com" in alert
 
 

@@ -500,7 +500,7 @@ async def test_the_notices_read_as_sentences_about_the_booking(
     failed = event(EventKind.MAIL_FAILED, SYSTEM, {"kind": "confirmed", "error": "550 No"})
     ((_, mail),) = chat_for(failed)
     assert notice_text(mail, booking, salon) == (
-        f"Email to Ana Silva failed (#{booking_id}, confirmed): 550 No\n"
+        f"Email to Ana Silva failed (#{booking_id}, booking confirmed): 550 No\n"
         "Write to them yourself: ana@example.com · +1 555 0100"
     )
 
