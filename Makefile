@@ -11,7 +11,7 @@ export TEST_POSTGRES_URL
 .PHONY: help run test lint unit bench clean
 
 help:
-	@echo "make run    set up and run the bot (SQLite under var/, console attached)"
+	@echo "make run    set up and run the bot (SQLite under var/; the console when no chat is set up)"
 	@echo "make test   set up, lint, type-check, and run every test on SQLite and PostgreSQL"
 	@echo "make bench  run the benchmarks (about 15 minutes; prints figures)"
 
@@ -26,7 +26,7 @@ $(BIN)/juneplum: pyproject.toml uv.lock | $(UV)
 run: $(BIN)/juneplum
 	$(BIN)/juneplum migrate
 	$(BIN)/juneplum demo
-	$(BIN)/juneplum serve --console
+	$(BIN)/juneplum serve --console-without-chat
 
 lint: $(BIN)/juneplum
 	$(BIN)/ruff check .

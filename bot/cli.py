@@ -296,11 +296,20 @@ def serve(
         bool, typer.Option("--console", help="Attach the terminal console (reads stdin).")
     ] = False,
     business: Annotated[int | None, typer.Option(help="Business for the console.")] = None,
+    console_without_chat: Annotated[
+        bool,
+        typer.Option(
+            "--console-without-chat",
+            help="Attach the console only when no chat platform (Slack, Telegram) is set up.",
+        ),
+    ] = False,
 ) -> None:
     """Run the HTTP API and everything configured."""
     from bot.server import serve as run_server  # uvicorn and FastAPI only when serving
 
     settings = _settings()
+    if console_without_chat and not settings.chat_configured:
+        attach_console = True
     _database_at(settings)  # before anything is written, such as the log file
     if attach_console:
         # The terminal belongs to the console: logs go to a file instead of over the prompt.

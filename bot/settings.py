@@ -90,6 +90,12 @@ class Settings(BaseSettings):
             )
         return self
 
+    @property
+    def chat_configured(self) -> bool:
+        """Whether a chat platform takes the terminal's place (`make run` attaches the
+        console otherwise)."""
+        return self.slack_bot_token is not None or self.telegram_bot_token is not None
+
     @model_validator(mode="after")
     def _slack_requests_are_verified(self) -> Settings:
         if self.slack_bot_token and not self.slack_app_token and not self.slack_signing_secret:
