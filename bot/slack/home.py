@@ -79,7 +79,7 @@ class Home:
         try:
             await self.client.views_publish(user_id=user, view=view)
         except SlackApiError as exc:
-            log.warning("slack.home_failed", error=str(exc.response.get("error", "")))
+            log.warning("slack.home_failed", status=exc.response.status_code)
 
     async def refresh(self, team: str, user: str) -> None:
         await self.publish(team, user)

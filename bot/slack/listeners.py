@@ -8,8 +8,11 @@ carries the inline error for a reason that is too long.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -63,13 +66,13 @@ class SlackListeners:
 
     def register(self, app: AsyncApp) -> None:
         """Every listener, in one readable block."""
-        app.command("/bookings")(ack=ack_now, lazy=[self.on_command])
-        app.action(BUTTONS)(ack=ack_now, lazy=[self.on_button])
-        app.action(blocks.OVERFLOW)(ack=ack_now, lazy=[self.on_button])
-        app.action(PAGES)(ack=ack_now, lazy=[self.on_page])
-        app.action(blocks.HOME_SEARCH)(ack=ack_now, lazy=[self.on_home_search])
-        app.view(blocks.CANCEL_VIEW)(ack=self.ack_reason, lazy=[self.on_reason])
-        app.event("app_home_opened")(ack=ack_now, lazy=[self.on_home_opened])
+        app.command("/bookings")(ack=ack_now, lazy=[guarded(self.on_command)])
+        app.action(BUTTONS)(ack=ack_now, lazy=[guarded(self.on_button)])
+        app.action(blocks.OVERFLOW)(ack=ack_now, lazy=[guarded(self.on_button)])
+        app.action(PAGES)(ack=ack_now, lazy=[guarded(self.on_page)])
+        app.action(blocks.HOME_SEARCH)(ack=ack_now, lazy=[guarded(self.on_home_search)])
+        app.view(blocks.CANCEL_VIEW)(ack=self.ack_reason, lazy=[guarded(self.on_reason)])
+        app.event("app_home_opened")(ack=ack_now, lazy=[guarded(self.on_home_opened)])
         app.error(self.on_error)
 
     async def on_error(self, error: Exception) -> None:
@@ -273,3 +276,23 @@ def _reason(body: dict[str, Any]) -> str | None:
     field = (values.get(blocks.REASON_BLOCK) or {}).get(blocks.REASON_INPUT) or {}
     value = field.get("value")
     return str(value) if value is not None else None
+
+
+def guarded(listener: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """The adapter's one error handler for the work after an ack: whatever fails, one log
+    line with its type (never the payload), and the person is told nothing was changed."""
+
+    @functools.wraps(listener)
+    async def run(**kwargs: Any) -> None:
+        try:
+            await listener(**kwargs)
+        except Exception as exc:
+            log.error("slack.listener_failed", listener=listener.__name__, error=type(exc).__name__)
+            respond = kwargs.get("respond")
+            body = kwargs.get("body") or {}
+            if respond is not None and body.get("response_url"):
+                with contextlib.suppress(Exception):
+                    await respond(text=SOMETHING_WRONG, response_type="ephemeral",
+                                  replace_original=False)  # fmt: skip
+
+    return run

@@ -47,6 +47,8 @@ class Members:
                 if not cursor:
                     break
         except SlackApiError as exc:
-            log.warning("slack.members_unknown", error=str(exc.response.get("error", "")))
+            data = exc.response.data
+            error = data.get("error", "") if isinstance(data, dict) else exc.response.status_code
+            log.warning("slack.members_unknown", error=str(error))
             return frozenset()
         return frozenset(found)
