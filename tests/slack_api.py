@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-test-0000-secret-token"
+APP_TOKEN = "xapp-1-test-0000-socket-token"
 TEAM = "T0001"
 
 
@@ -35,6 +36,7 @@ class SlackApi:
     """The Web API at `<base>/api/<method>`, response URLs at `<base>/respond/<id>`."""
 
     members: dict[str, list[str]] = field(default_factory=dict)  # channel -> user ids
+    socket_url: str = ""  # what apps.connections.open hands out (Socket Mode)
     calls: list[Call] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)  # what response_urls got
     _trouble: dict[str, deque[tuple[int, dict[str, Any], dict[str, str]]]] = field(
@@ -81,6 +83,9 @@ class SlackApi:
                     params[key] = json.loads(params[key])
         params.update(dict(request.query_params))
         self.calls.append(Call(method, params))
+        if method == "apps.connections.open":
+            ok = request.headers.get("authorization") == f"Bearer {APP_TOKEN}"
+            return JSONResponse({"ok": True, "url": self.socket_url} if ok else {"ok": False})
         if request.headers.get("authorization") != f"Bearer {BOT_TOKEN}":
             return JSONResponse({"ok": False, "error": "invalid_auth"})
         trouble = self._trouble[method]

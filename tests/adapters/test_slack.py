@@ -3,6 +3,7 @@ the Web API answered by a local server that records every call, the real databas
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -11,9 +12,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
+from aiohttp import WSMsgType, web
 
 from bot.api import build_api
 from bot.app import Services, build_services
@@ -27,6 +30,7 @@ from storage import migrate
 from tests.conftest import PAGE, _plum_salon, new_booking
 from tests.integration.http_server import serving
 from tests.slack_api import (
+    APP_TOKEN,
     BOT_TOKEN,
     SIGNING_SECRET,
     TEAM,
@@ -391,3 +395,90 @@ async def test_disconnect_unlinks_and_another_business_can_then_connect(desk: De
     again = await desk.command("today")
     assert "isn't linked" in again["text"]
     assert json.dumps(again)  # answered, not an error
+
+
+async def test_app_home_is_refreshed_when_a_booking_arrives(desk: Desk) -> None:
+    await desk.link("C1")
+    await desk.send(app_home_opened_body("U1"), "application/json")
+    await desk.slack.wait_for("views.publish", 1)
+    await desk.book(2, name="Zoë New")
+    await desk.services.chat_dispatcher.drain()
+    refreshed = (await desk.slack.wait_for("views.publish", 2))[-1]
+    assert refreshed["user_id"] == "U1"
+    assert "Zoë New" in blocks_text(refreshed["view"]["blocks"])
+
+
+async def test_a_channel_slack_says_is_gone_is_reported_in_words_in_the_others(
+    desk: Desk,
+) -> None:
+    await desk.link("C1")
+    await desk.link("C2")
+    desk.slack.answer_next("chat.postMessage", 200, {"ok": False, "error": "is_archived"})
+    await desk.book()
+    await desk.services.chat_dispatcher.drain()
+    await desk.book(2)
+    await desk.services.chat_dispatcher.drain()
+    to_c1 = [p for p in desk.slack.of("chat.postMessage") if p["channel"] == "C1"]
+    to_c2 = [p for p in desk.slack.of("chat.postMessage") if p["channel"] == "C2"]
+    notices = [p["text"] for p in to_c1 + to_c2 if "can no longer post" in p["text"]]
+    assert len(notices) == 1 and "the channel was archived" in notices[0]
+    assert len(to_c2) + len(to_c1) == 4  # the refused card, 2 cards, the notice
+
+
+class SocketModeServer:
+    """Slack's Socket Mode end: says hello, hands over one envelope, records the acks."""
+
+    def __init__(self, envelope: dict[str, Any]) -> None:
+        self.envelope = envelope
+        self.acks: list[dict[str, Any]] = []
+        self.acked = asyncio.Event()
+
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        await socket.send_json({"type": "hello", "num_connections": 1,
+                                "connection_info": {"app_id": "A0001"}})  # fmt: skip
+        await socket.send_json(self.envelope)
+        async for message in socket:
+            if message.type == WSMsgType.TEXT:
+                self.acks.append(json.loads(message.data))
+                self.acked.set()
+        return socket
+
+
+async def test_socket_mode_answers_a_command_without_a_public_url(
+    database_url: str, clock: FixedClock, tmp_path: Path
+) -> None:
+    slack = SlackApi(members={"C1": ["U1"]})
+    async with serving(slack.app()) as slack_url:
+        payload = dict(parse_qsl(command_body(slack_url, "help")))
+        server = SocketModeServer(
+            {"envelope_id": "e-1", "type": "slash_commands", "accepts_response_payload": True,
+             "payload": payload}
+        )  # fmt: skip
+        app = web.Application()
+        app.router.add_get("/socket", server.handle)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        slack.socket_url = f"ws://127.0.0.1:{port}/socket"
+        settings = Settings(
+            database_url=database_url, mail_dir=tmp_path / "mail", slack_bot_token=BOT_TOKEN,
+            slack_app_token=APP_TOKEN, slack_api_url=f"{slack_url}/api/", _env_file=None,
+        )  # fmt: skip
+        services = build_services(settings, clock=clock)
+        await migrate.upgrade(services.db)
+        (surface,) = services.surfaces
+        try:
+            await surface.start()
+            async with asyncio.timeout(10):
+                await server.acked.wait()
+            assert server.acks[0]["envelope_id"] == "e-1"
+            (answer,) = await slack.wait_responses(1)
+            assert "isn't linked to a business yet" in answer["text"]
+        finally:
+            await surface.stop()
+            await services.aclose()
+            await runner.cleanup()
