@@ -273,3 +273,46 @@ def test_link_code_prints_one_json_object_and_stores_only_its_digest(
     unknown = run(env, tmp_path, "business", "link-code", "7", "--json")
     assert unknown.returncode == 2 and unknown.stdout == ""
     assert "There is no business 7" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def test_serve_with_slack_answers_slack_on_its_port_and_stops_within_ten_seconds(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    token, secret = "xoxb-1-serve-test-token", "serve-test-signing-secret-1234"
+    slack = env | {
+        "SLACK_BOT_TOKEN": token,
+        "SLACK_SIGNING_SECRET": secret,
+        "SLACK_API_URL": f"http://127.0.0.1:{_free_port()}/api/",  # nothing listens there
+        "LOG_LEVEL": "debug",
+    }
+    run(env, tmp_path, "migrate")
+    port = _free_port()
+    server = subprocess.Popen(  # noqa: S603
+        [JUNEPLUM, "serve", "--console-without-chat"],  # Slack is set up: no console
+        env=slack | {"HTTP_PORT": str(port)},
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assert _healthy(base)
+        forged = httpx.post(
+            f"{base}/slack/events",
+            content="command=%2Fbookings&text=CUSTOMER-SECRET",
+            headers={"Content-Type": "application/x-www-form-urlencoded",
+                     "X-Slack-Request-Timestamp": str(int(time.time())),
+                     "X-Slack-Signature": "v0=" + "0" * 64},
+        )  # fmt: skip
+        assert forged.status_code == 401
+    finally:
+        stopping = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        out, err = server.communicate(timeout=15)
+    assert server.returncode == 0 and time.monotonic() - stopping < 10
+    logged = out + err
+    assert "serve.chat" in logged and "platform=slack" in logged
+    for secret_text in (token, secret, "CUSTOMER-SECRET"):
+        assert secret_text not in logged

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 import pytest
@@ -482,3 +482,34 @@ async def test_socket_mode_answers_a_command_without_a_public_url(
             await surface.stop()
             await services.aclose()
             await runner.cleanup()
+
+
+async def test_view_details_opens_a_modal_with_the_full_card_and_history(desk: Desk) -> None:
+    await desk.link("C1")
+    booking_id = await desk.book()
+    await desk.press(f"details:{booking_id}:pending", "jp_details")
+    (opened,) = await desk.slack.wait_for("views.open")
+    view = opened["view"]
+    assert view["type"] == "modal" and view["title"]["text"] == f"Booking #{booking_id}"
+    shown = blocks_text(view["blocks"])
+    assert "ana@example.com" in shown and "+1 555 0100" in shown
+    assert "created as pending by the booking page" in shown
+
+
+async def test_the_home_search_box_finds_bookings(desk: Desk) -> None:
+    await desk.link("C1")
+    await desk.book(1, name="Zoë Search")
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U1", "username": "riley", "name": "riley", "team_id": TEAM},
+        "team": {"id": TEAM, "domain": "plum"},
+        "container": {"type": "view", "view_id": "V1"},
+        "view": {"id": "V1", "type": "home", "private_metadata": ""},
+        "trigger_id": "1.2.3",
+        "actions": [{"action_id": "jp_home_search", "block_id": "search", "type":
+                     "plain_text_input", "value": "zoe", "action_ts": "1.2"}],
+    }  # fmt: skip
+    await desk.send(urlencode({"payload": json.dumps(payload)}))
+    (published,) = await desk.slack.wait_for("views.publish")
+    shown = blocks_text(published["view"]["blocks"])
+    assert "Search “zoe”" in shown and "Zoë Search" in shown
