@@ -3,6 +3,7 @@ bookings in the database.
 
     .venv/bin/python -m bench.slack_acks                       # 1,000,000 bookings, ~4 minutes
     .venv/bin/python -m bench.slack_acks --bookings 100000 --presses 300
+    .venv/bin/python -m bench.slack_acks --database var/slack-bench.db   # load once, then reuse
 
 What it does:
 
@@ -161,8 +162,10 @@ async def run(args: argparse.Namespace, say: Console) -> bool:
     now = datetime.now(UTC)
     shape = Shape(args.bookings, businesses=200, big=args.bookings // 10, seed=7)
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'slack.db'}"
-        await prepare("sqlite", url, plan_businesses(shape), now, shape.seed, say)
+        path = Path(args.database) if args.database else Path(tmp) / "slack.db"
+        url = f"sqlite:///{path.resolve()}"
+        if not path.exists():
+            await prepare("sqlite", url, plan_businesses(shape), now, shape.seed, say)
         slack_server, slack_task, slack_url = await serve(fake_slack())
         settings = Settings(
             database_url=url, mail_dir=Path(tmp) / "mail", slack_bot_token=TOKEN,
@@ -237,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bookings", type=int, default=1_000_000)
     parser.add_argument("--presses", type=int, default=500)
+    parser.add_argument(
+        "--database", help="a SQLite file to load once and reuse (its pending bookings run out)"
+    )
     args = parser.parse_args(argv)
     with open(os.devnull, "w") as quiet:
         logs.configure("info", "console", quiet)
