@@ -382,6 +382,7 @@ HOME_NOT_LINKED = (
     "`juneplum business link-code <business id>`; this tab then shows its bookings."
 )
 HOME_SEARCH_LABEL = "Search by customer or service"
+HOME_PENDING = "Waiting for your confirmation"
 HOME_EMPTY_WEEK = "Nothing booked this week."
 
 # Why a platform says a conversation can't be reached, in words (Slack's error codes).
@@ -393,3 +394,11 @@ GONE_REASONS = {
     "team_access_not_granted": "the app's access to the workspace was removed",
     "team_not_found": "the workspace can no longer be reached",
 }
+SOCKET_MODE_REFUSED = (
+    "Slack refused SLACK_APP_TOKEN for Socket Mode: create an app-level token with the "
+    "connections:write scope (Basic Information, App-Level Tokens) and set it again."
+)
+SLACK_UNREACHABLE = (
+    "Slack did not answer when connecting over Socket Mode; check the network, or set "
+    "SLACK_API_URL if it is not https://slack.com/api/."
+)

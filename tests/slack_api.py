@@ -37,6 +37,7 @@ class SlackApi:
 
     members: dict[str, list[str]] = field(default_factory=dict)  # channel -> user ids
     socket_url: str = ""  # what apps.connections.open hands out (Socket Mode)
+    refused: list[str] = field(default_factory=list)  # Block Kit Slack would have refused
     calls: list[Call] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)  # what response_urls got
     _trouble: dict[str, deque[tuple[int, dict[str, Any], dict[str, str]]]] = field(
@@ -92,6 +93,11 @@ class SlackApi:
         if trouble:
             status, body, headers = trouble.popleft()
             return JSONResponse(body, status_code=status, headers=headers)
+        view = params.get("view")
+        problem = block_kit_problem(params.get("blocks") or (view or {}).get("blocks"), view=view)
+        if problem:
+            self.refused.append(problem)
+            return JSONResponse({"ok": False, "error": "invalid_blocks", "errors": [problem]})
         return JSONResponse(self._success(method, params))
 
     def _success(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -109,8 +115,55 @@ class SlackApi:
         return {"ok": True}
 
     async def _respond(self, request: Request) -> Response:
-        self.responses.append(json.loads(await request.body()))
+        message = json.loads(await request.body())
+        problem = block_kit_problem(message.get("blocks"))
+        if problem:
+            self.refused.append(problem)
+            return Response("invalid_blocks", status_code=400)
+        self.responses.append(message)
         return Response("ok")
+
+
+# Block Kit's limits, as Slack enforces them (api.slack.com/reference/block-kit).
+TEXT_LIMITS = {"section": 3000, "context": 2000, "header": 150}
+
+
+def block_kit_problem(
+    found: list[dict[str, Any]] | str | None, view: dict[str, Any] | None = None
+) -> str:
+    """Why Slack would refuse these blocks (or this view), or ""."""
+    blocks: list[dict[str, Any]] = json.loads(found) if isinstance(found, str) else found or []
+    problems: list[str] = []
+    if view:
+        if len(view.get("title", {}).get("text", "")) > 24:
+            problems.append("modal title over 24")
+        for key in ("submit", "close"):
+            if len((view.get(key) or {}).get("text", "")) > 24:
+                problems.append(f"modal {key} over 24")
+    limit = 100 if view else 50
+    if len(blocks) > limit:
+        problems.append(f"{len(blocks)} blocks, over {limit}")
+    ids = [b["block_id"] for b in blocks if "block_id" in b]
+    if len(ids) != len(set(ids)):
+        problems.append("a repeated block_id")
+    for block in blocks:
+        kind = block.get("type")
+        text = (block.get("text") or {}).get("text", "")
+        if len(text) > TEXT_LIMITS.get(str(kind), 3000):
+            problems.append(f"{kind} text over its limit")
+        for field_ in block.get("fields", []):
+            if len(field_["text"]) > 2000:
+                problems.append("a field over 2000")
+        if len(block.get("fields", [])) > 10:
+            problems.append("over 10 fields")
+        elements: list[dict[str, Any]] = [block["accessory"]] if block.get("accessory") else []
+        elements += block.get("elements", []) if kind == "actions" else []
+        for element in elements:
+            if element.get("type") == "overflow" and not 2 <= len(element["options"]) <= 5:
+                problems.append("an overflow needs 2 to 5 options")
+            if element.get("type") == "button" and len(element["text"]["text"]) > 75:
+                problems.append("a button's text over 75")
+    return "; ".join(problems)
 
 
 async def _until(done: Callable[[], bool]) -> None:
@@ -157,6 +210,7 @@ def action_body(
     channel: str = "C1",
     message_ts: str = "1700000000.000001",
     overflow: bool = False,
+    ephemeral: bool = False,
 ) -> str:
     """A block_actions payload from a button (or an overflow menu) on a channel message."""
     action: dict[str, Any] = {
@@ -178,7 +232,7 @@ def action_body(
             "type": "message",
             "message_ts": message_ts,
             "channel_id": channel,
-            "is_ephemeral": False,
+            "is_ephemeral": ephemeral,
         },
         "trigger_id": "13345224609.738474920.8088930838d88f008e0",
         "team": {"id": TEAM, "domain": "plum"},

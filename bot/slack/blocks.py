@@ -36,6 +36,7 @@ CONTEXT_TEXT = 2000
 BUTTON_TEXT = 75
 OPTION_TEXT = 75
 MODAL_TITLE = 24
+MODAL_BUTTON = 24
 FALLBACK_TEXT = 3000
 MESSAGE_BLOCKS = 50
 
@@ -169,13 +170,12 @@ def _list(reply: BookingList) -> tuple[str, list[Block]]:
     if not page.bookings:
         return fit(reply.empty_text, FALLBACK_TEXT), [section(reply.empty_text)]
     zone = reply.business.zone
-    blocks: list[Block] = [section(f"*{escape(reply.title)}* — {escape(reply.business.name)}")]
+    blocks: list[Block] = [section(f"*{reply.title}* — {reply.business.name}")]
     for b in page.bookings[: MESSAGE_BLOCKS - 4]:
         when = wording.list_time(b.start_at, zone, with_date=reply.multi_day)
         line = f"{b.ref} · {when} · {b.customer.name} · {b.service.name} · {b.status.value}"
         block: Block = {"type": "section", "text": mrkdwn(line)}
-        options = [{"text": plain(a.label, OPTION_TEXT), "value": a.value} for a in actions_for(b)]
-        block["accessory"] = {"type": "overflow", "action_id": OVERFLOW, "options": options[:5]}
+        block["accessory"] = line_actions(list(actions_for(b)))
         blocks.append(block)
     total = f"{page.total}" if page.total_exact else f"{page.total}+"
     first = (page.page - 1) * page.per_page + 1
@@ -188,6 +188,15 @@ def _list(reply: BookingList) -> tuple[str, list[Block]]:
     if paging:
         blocks.append({"type": "actions", "elements": paging})
     return fit(f"{reply.title}: {page.total} bookings", FALLBACK_TEXT), blocks
+
+
+def line_actions(actions: list[CardAction]) -> Block:
+    """A list line's actions: an overflow menu (Slack takes 2 to 5 options), or the one
+    button when there is only one (View details, for a final booking)."""
+    if len(actions) < 2:
+        return button(actions[0])
+    options = [{"text": plain(a.label, OPTION_TEXT), "value": a.value} for a in actions[:5]]
+    return {"type": "overflow", "action_id": OVERFLOW, "options": options}
 
 
 def _page_button(label: str, command: str) -> Block:
@@ -215,7 +224,7 @@ def _calendar(reply: CalendarMonth) -> tuple[str, list[Block]]:
     )
     text = f"*{title}* — bookings per day\n```" + "\n".join(rows) + "```"
     if busy:
-        text += f"\n{escape(busy)}"
+        text += f"\n{busy}"  # day numbers and counts: nothing to escape
     return title, [{"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_TEXT]}}]
 
 
@@ -226,8 +235,8 @@ def cancel_modal(tap_value: str, booking_title: str, question: str) -> dict[str,
         "callback_id": CANCEL_VIEW,
         "private_metadata": tap_value,
         "title": plain(f"Cancel {booking_title}", MODAL_TITLE),
-        "submit": plain("Cancel booking", BUTTON_TEXT),
-        "close": plain("Keep it", BUTTON_TEXT),
+        "submit": plain("Cancel booking", MODAL_BUTTON),
+        "close": plain("Keep it", MODAL_BUTTON),
         "blocks": [
             section(question),
             {
@@ -249,6 +258,6 @@ def details_modal(card: Card) -> dict[str, Any]:
     return {
         "type": "modal",
         "title": plain(f"Booking {card.title}", MODAL_TITLE),
-        "close": plain("Close", BUTTON_TEXT),
+        "close": plain("Close", MODAL_BUTTON),
         "blocks": [b for b in card_blocks(card, full=True) if b["type"] != "actions"],
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
+from datetime import date, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -22,6 +22,7 @@ from bot.slack.members import Members
 from core import wording
 from core.chat import ChatDesk, ConversationKey, Platform
 from core.model import Actor, ActorKind, Business, Channel
+from core.periods import local_today
 from core.replies import BookingList, Reply
 from storage.conversations import SqlConversations
 
@@ -33,6 +34,8 @@ LIST_LINES = 10
 
 
 class Home:
+    """The App Home tab of each person, and who is looking at it."""
+
     def __init__(
         self,
         chat: ChatDesk,
@@ -79,7 +82,9 @@ class Home:
         try:
             await self.client.views_publish(user_id=user, view=view)
         except SlackApiError as exc:
-            log.warning("slack.home_failed", status=exc.response.status_code)
+            data = exc.response.data
+            error = data.get("error") if isinstance(data, dict) else exc.response.status_code
+            log.warning("slack.home_failed", error=str(error))
 
     async def refresh(self, team: str, user: str) -> None:
         await self.publish(team, user)
@@ -96,11 +101,17 @@ class Home:
             self._refreshing = asyncio.create_task(self._refresh_due())
 
     async def _refresh_due(self) -> None:
+        """Refresh what is due, again while changes keep coming; one tab's failure is logged
+        and the others still refresh."""
         try:
-            await asyncio.sleep(REFRESH_AFTER_S)
-            due, self._due = self._due, set()
-            for team, user in due:
-                await self.publish(team, user)
+            while self._due:
+                await asyncio.sleep(REFRESH_AFTER_S)
+                due, self._due = self._due, set()
+                for team, user in due:
+                    try:
+                        await self.publish(team, user)
+                    except Exception as exc:
+                        log.warning("slack.home_failed", error=type(exc).__name__)
         finally:
             self._refreshing = None
 
@@ -125,38 +136,38 @@ class Home:
         actor = Actor(ActorKind.OWNER, Channel.SLACK, "", user)
         for business, _ in mine:
             shown.append({"type": "header", "text": blocks.plain(business.name, 150)})
-            views = [("pending", "Waiting for your confirmation"), ("today", "Today")]
+            views = [("pending", wording.HOME_PENDING), ("today", "Today")]
             if search:
                 views.insert(0, (f"search {search}", f"Search “{search}”"))
-            for command, title in views:
+            views.append(("week", "This week"))
+            for n, (command, title) in enumerate(views):
                 reply = await self.chat.desk.handle(business.id, command, actor)
-                shown.extend(_section(business, title, reply))
-            week = await self.chat.desk.handle(business.id, "week", actor)
-            shown.extend(_section(business, "This week", week))
-            shown.append(_week_counts(week))
+                shown.extend(_section(business, n, title, reply))
+            shown.append(await self._week_counts(business))
             shown.append({"type": "divider"})
         return shown[:100]
 
+    async def _week_counts(self, business: Business) -> dict[str, Any]:
+        """The week as bookings per day (every booking counted, not a page of them)."""
+        today = local_today(self.chat.clock.now(), business.zone)
+        days = [today + timedelta(days=i) for i in range(-today.weekday(), 7 - today.weekday())]
+        counts: dict[date, int] = {}
+        for year, month in sorted({(d.year, d.month) for d in days}):
+            counts |= (await self.chat.desk.calendar(business, year, month)).counts
+        line = "  ·  ".join(f"{d:%a} {d.day}: {counts.get(d, 0)}" for d in days)
+        return blocks.context(line if any(counts.get(d) for d in days) else wording.HOME_EMPTY_WEEK)
 
-def _section(business: Business, title: str, reply: Reply) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = [blocks.section(f"*{blocks.escape(title)}*")]
+
+def _section(business: Business, n: int, title: str, reply: Reply) -> list[dict[str, Any]]:
+    """One list of the tab; each line's block id names the business (for taps) and the
+    list (a booking may be in two lists, and Slack refuses a view with a repeated id)."""
+    out: list[dict[str, Any]] = [blocks.section(f"*{title}*")]
     if not isinstance(reply, BookingList) or not reply.page.bookings:
         text = reply.empty_text if isinstance(reply, BookingList) else getattr(reply, "text", "")
         out.append(blocks.context(text or "—"))
         return out
     _, lines = blocks.reply_blocks(reply)
-    for line in lines:
-        if line.get("accessory"):
-            booking_id = line["accessory"]["options"][0]["value"].split(":")[1]
-            line = dict(line, block_id=f"b{business.id}:{booking_id}")
-            out.append(line)
+    shown = [line for line in lines if line.get("accessory")]
+    for line, booking in zip(shown, reply.page.bookings, strict=False):
+        out.append(dict(line, block_id=f"b{business.id}:{n}:{booking.id}"))
     return out[: LIST_LINES + 1]
-
-
-def _week_counts(week: Reply) -> dict[str, Any]:
-    if not isinstance(week, BookingList):
-        return blocks.context("—")
-    zone = week.business.zone
-    days = Counter(b.start_at.astimezone(zone).strftime("%a %-d") for b in week.page.bookings)
-    line = "  ·  ".join(f"{day}: {n}" for day, n in days.items()) or wording.HOME_EMPTY_WEEK
-    return blocks.context(line)

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import logs
@@ -23,8 +24,18 @@ from bot.slack import blocks
 from bot.slack.home import Home
 from bot.slack.members import Members
 from core import wording
-from core.cards import read_tap
-from core.chat import Acted, ChatDesk, Content, ConversationKey, Person, Platform, ReasonPrompt
+from core.cards import Card, read_tap
+from core.chat import (
+    Acted,
+    ChatDesk,
+    Content,
+    ConversationKey,
+    Person,
+    Platform,
+    ReasonPrompt,
+    cancel_reason,
+)
+from core.commands import CommandError
 from core.replies import BookingCard, Problem
 
 log = logs.get("bot.slack")
@@ -42,10 +53,16 @@ async def ack_now(ack: AsyncAck) -> None:
 
 
 def person_of(body: dict[str, Any]) -> Person:
+    """Who is acting: a slash command names them in `user_id` / `user_name`, interactions
+    in a `user` object."""
+    if body.get("user_id"):
+        user_id = str(body["user_id"])
+        return Person(user_id, str(body.get("user_name") or user_id))
     user = body.get("user") or {}
-    if isinstance(user, str):  # slash commands and events name the user by id
-        return Person(user, str(body.get("user_name") or user))
-    return Person(str(user.get("id", "")), str(user.get("name") or user.get("username") or ""))
+    if isinstance(user, str):  # events name the user by id alone
+        return Person(user, user)
+    user_id = str(user.get("id", ""))
+    return Person(user_id, str(user.get("name") or user.get("username") or user_id))
 
 
 def team_of(body: dict[str, Any]) -> str:
@@ -109,7 +126,7 @@ class SlackListeners:
             await respond(text=SOMETHING_WRONG, response_type="ephemeral")
             return
         fallback, shown = blocks.reply_blocks(reply)
-        await respond(text=fallback, blocks=shown, response_type="ephemeral")
+        await _answer(respond, text=fallback, blocks=shown, response_type="ephemeral")
 
     async def on_page(self, body: dict[str, Any], respond: AsyncRespond) -> None:
         """Next / Previous on a list: the same command for another page, in place."""
@@ -119,7 +136,7 @@ class SlackListeners:
             return
         reply = await self.chat.command(key, person_of(body), value[:500])
         fallback, shown = blocks.reply_blocks(reply)
-        await respond(text=fallback, blocks=shown, replace_original=True)
+        await _answer(respond, text=fallback, blocks=shown, replace_original=True)
 
     # Buttons
 
@@ -148,21 +165,24 @@ class SlackListeners:
             view = blocks.details_modal(result.card)
             await client.views_open(trigger_id=body["trigger_id"], view=view)
         elif isinstance(result, Acted):
+            if _ephemeral(body):  # a list or a reply only this person sees: answer anew
+                text, shown = _acted_blocks(result)
+                await _answer(respond, text=text, blocks=shown, replace_original=False)
+                return
             await self._redraw(body, result)
             if not result.ok:
                 await self._tell(body, respond, result.text)
             if _from_home(body):
-                await self.home.refresh(team_of(body), person.id)
+                await self.home.publish(team_of(body), person.id)
         elif isinstance(result, Problem):
             await self._tell(body, respond, result.text)
 
     async def ack_reason(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """Refuse a reason over the limit inline, in the modal; otherwise close it."""
-        if len(_reason(body) or "") > wording.REASON_LIMIT:
-            await ack(
-                response_action="errors",
-                errors={blocks.REASON_BLOCK: wording.REASON_TOO_LONG},
-            )
+        try:
+            cancel_reason(_reason(body))
+        except CommandError as err:
+            await ack(response_action="errors", errors={blocks.REASON_BLOCK: str(err)})
             return
         await ack()
 
@@ -176,6 +196,10 @@ class SlackListeners:
         channel = str(meta.get("channel") or "")
         if tap is None or not channel:
             return
+        try:
+            cancel_reason(_reason(body))
+        except CommandError:
+            return  # refused inline by the ack: the modal is still open
         key = ConversationKey(Platform.SLACK, team_of(body), channel)
         person = person_of(body)
         if not await self.members.is_member(channel, person.id):
@@ -226,7 +250,8 @@ class SlackListeners:
     def _metadata(self, body: dict[str, Any], value: str, key: ConversationKey) -> str:
         """What the cancel modal carries back: the tap, and the message to redraw."""
         container = body.get("container") or {}
-        ts = container.get("message_ts") if container.get("type") == "message" else None
+        message = container.get("type") == "message" and not container.get("is_ephemeral")
+        ts = container.get("message_ts") if message else None  # ephemerals can't be updated
         return json.dumps({"tap": value, "channel": key.chat_id, "ts": ts})
 
     async def _redraw(self, body: dict[str, Any], result: Acted) -> None:
@@ -241,7 +266,7 @@ class SlackListeners:
     async def _update(self, channel: str, ts: str, result: Acted) -> None:
         if result.card is None:
             return
-        content = Content(wording.card_headline(result.card.title, result.card.status), result.card)
+        content = redrawn(result.card)
         await self.client.chat_update(
             channel=channel,
             ts=ts,
@@ -250,14 +275,17 @@ class SlackListeners:
         )
 
     async def _tell(self, body: dict[str, Any], respond: AsyncRespond, text: str) -> None:
-        """A short answer only the person sees."""
+        """A short answer only the person sees: in place, in the channel, or (from the Home
+        tab, which has neither) in their direct messages with the app."""
+        shown = blocks.fit(text, blocks.FALLBACK_TEXT)
         if body.get("response_url"):
-            await respond(text=blocks.fit(text, blocks.FALLBACK_TEXT), response_type="ephemeral",
-                          replace_original=False)  # fmt: skip
+            await _answer(respond, text=shown, response_type="ephemeral", replace_original=False)
             return
         key = self._key(body)
         if key is not None:
             await self._ephemeral(key.chat_id, person_of(body).id, text)
+        else:
+            await self.client.chat_postMessage(channel=person_of(body).id, text=shown)
 
     async def _ephemeral(self, channel: str, user: str, text: str) -> None:
         await self.client.chat_postEphemeral(
@@ -287,7 +315,12 @@ def guarded(listener: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable
         try:
             await listener(**kwargs)
         except Exception as exc:
-            log.error("slack.listener_failed", listener=listener.__name__, error=type(exc).__name__)
+            log.error(
+                "slack.listener_failed",
+                listener=listener.__name__,
+                error=type(exc).__name__,
+                slack_error=_slack_error(exc),
+            )
             respond = kwargs.get("respond")
             body = kwargs.get("body") or {}
             if respond is not None and body.get("response_url"):
@@ -296,3 +329,34 @@ def guarded(listener: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable
                                   replace_original=False)  # fmt: skip
 
     return run
+
+
+def _slack_error(exc: Exception) -> str:
+    """Slack's error code (`invalid_blocks`, `ratelimited`): never a secret, and says why."""
+    if isinstance(exc, SlackApiError) and isinstance(exc.response.data, dict):
+        return str(exc.response.data.get("error", ""))
+    return ""
+
+
+async def _answer(respond: AsyncRespond, **message: Any) -> None:
+    """Answer on the response URL; Slack refusing it (invalid blocks, an expired URL) is
+    logged, not lost without a trace."""
+    answered = await respond(**message)
+    if answered.status_code != 200:
+        log.warning("slack.answer_refused", status=answered.status_code, body=answered.body[:100])
+
+
+def _ephemeral(body: dict[str, Any]) -> bool:
+    return bool((body.get("container") or {}).get("is_ephemeral"))
+
+
+def redrawn(card: Card) -> Content:
+    """A card's message as every redraw shows it (the chat layer's headline)."""
+    return Content(wording.card_headline(card.title, card.status), card)
+
+
+def _acted_blocks(result: Acted) -> tuple[str, list[dict[str, Any]]]:
+    shown: list[dict[str, Any]] = [blocks.section(result.text)]
+    if result.card is not None:
+        shown += blocks.card_blocks(result.card)
+    return blocks.fit(result.text, blocks.FALLBACK_TEXT), shown[: blocks.MESSAGE_BLOCKS]

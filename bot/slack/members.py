@@ -22,18 +22,25 @@ MAX_PAGES = 20  # 20,000 members: past that, the channel is too big to be a busi
 
 
 class Members:
+    """Channel members, asked of Slack and remembered for a minute."""
+
     def __init__(self, client: AsyncWebClient) -> None:
         self._client = client
         self._known: dict[str, tuple[float, frozenset[str]]] = {}
 
     async def is_member(self, channel: str, user: str) -> bool:
+        """Whether `user` is in `channel`; False also when Slack can't tell us now (that
+        answer is not remembered: the next tap asks again)."""
         known = self._known.get(channel)
         if known is None or time.monotonic() - known[0] > REMEMBER_SECONDS:
-            known = (time.monotonic(), await self._ask(channel))
+            members = await self._ask(channel)
+            if members is None:
+                return False
+            known = (time.monotonic(), members)
             self._known[channel] = known
         return user in known[1]
 
-    async def _ask(self, channel: str) -> frozenset[str]:
+    async def _ask(self, channel: str) -> frozenset[str] | None:
         found: set[str] = set()
         cursor: str | None = None
         try:
@@ -50,5 +57,5 @@ class Members:
             data = exc.response.data
             error = data.get("error", "") if isinstance(data, dict) else exc.response.status_code
             log.warning("slack.members_unknown", error=str(error))
-            return frozenset()
+            return None
         return frozenset(found)

@@ -9,13 +9,16 @@ at WARNING: at INFO it writes a forged request's body to the log.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 
+import aiohttp
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -25,17 +28,19 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import logs
 from bot.chat.sending import ChatSender
+from bot.errors import CannotStart
 from bot.slack.home import Home
 from bot.slack.listeners import SlackListeners
 from bot.slack.members import Members
 from bot.slack.sender import SlackSender
+from core import wording
 from core.chat import ChatDesk, Content, Conversation, Platform
 from storage.conversations import SqlConversations
 
 log = logs.get("bot.slack")
 EVENTS_PATH = "/slack/events"
 RATE_LIMIT_RETRIES = 10  # slack_sdk's handler retries a 429 once by default: Slack asks us to wait
-MAX_BODY = 1024 * 1024
+SOCKET_START_SECONDS = 10.0
 
 
 class SlackSurface:
@@ -80,9 +85,13 @@ class SlackSurface:
         )
         self._handler = AsyncSlackRequestHandler(self.app)
         self._app_token = app_token
+        self._signing_secret = signing_secret
         self._socket: object | None = None
 
     def mount(self, api: FastAPI) -> None:
+        if not self._signing_secret:  # Socket Mode only: nothing may come in over HTTP
+            return
+
         @api.post(EVENTS_PATH, include_in_schema=False)
         async def slack_events(request: Request) -> Response:
             """Every request Slack sends: Bolt checks its signature and dispatches it."""
@@ -94,13 +103,26 @@ class SlackSurface:
             return await self._handler.handle(request)
 
     async def start(self) -> None:
-        if self._app_token:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+        """With an app token, connect over Socket Mode; a token Slack refuses, or a Slack
+        that doesn't answer, stops `serve` with a plain message (slack_sdk alone would retry
+        for ever, before the API even listens)."""
+        if not self._app_token:
+            return
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-            socket = AsyncSocketModeHandler(self.app, self._app_token)
-            await socket.connect_async()  # type: ignore[no-untyped-call]
-            self._socket = socket
-            log.info("slack.socket_mode")
+        try:
+            async with asyncio.timeout(SOCKET_START_SECONDS):
+                opened = await self.client.apps_connections_open(app_token=self._app_token)
+                if not opened.get("ok") or not opened.get("url"):
+                    raise CannotStart(wording.SOCKET_MODE_REFUSED)
+                socket = AsyncSocketModeHandler(self.app, self._app_token)
+                await socket.connect_async()  # type: ignore[no-untyped-call]
+        except SlackApiError:
+            raise CannotStart(wording.SOCKET_MODE_REFUSED) from None
+        except (TimeoutError, aiohttp.ClientError):
+            raise CannotStart(wording.SLACK_UNREACHABLE) from None
+        self._socket = socket
+        log.info("slack.socket_mode")
 
     async def stop(self) -> None:
         socket, self._socket = self._socket, None

@@ -20,6 +20,7 @@ from aiohttp import WSMsgType, web
 
 from bot.api import build_api
 from bot.app import Services, build_services
+from bot.errors import CannotStart
 from bot.settings import Settings
 from bot.slack.surface import SlackSurface
 from core.chat import ConversationKey, Platform
@@ -116,6 +117,7 @@ async def desk(database_url: str, clock: FixedClock, tmp_path: Path) -> AsyncIte
             d._slack_url = slack_url
             yield d
         await services.aclose()
+    assert slack.refused == []  # nothing we sent would Slack have refused
 
 
 def blocks_text(blocks: list[dict[str, Any]]) -> str:
@@ -513,3 +515,104 @@ async def test_the_home_search_box_finds_bookings(desk: Desk) -> None:
     (published,) = await desk.slack.wait_for("views.publish")
     shown = blocks_text(published["view"]["blocks"])
     assert "Search “zoe”" in shown and "Zoë Search" in shown
+
+
+async def test_a_typed_action_records_who_typed_it(desk: Desk) -> None:
+    await desk.link("C1")
+    booking_id = await desk.book()
+    answer = await desk.command(f"confirm {booking_id}", user="U2")
+    assert f"#{booking_id} confirmed" in answer["text"]
+    booking = await desk.services.desk.booking(desk.business, booking_id)
+    last = booking.last_move
+    assert last is not None and (last.actor.name, last.actor.person_id) == ("sam", "U2")
+
+
+async def test_acting_from_a_list_answers_with_the_outcome_and_the_card(desk: Desk) -> None:
+    await desk.link("C1")
+    booking_id = await desk.book()
+    done = await desk.book(2)
+    await desk.command(f"confirm {done}")
+    await desk.command(f"complete {done}")  # a final booking: its line has one button
+    listed = await desk.command("2026-11-26")
+    accessories = [b["accessory"] for b in listed["blocks"] if b.get("accessory")]
+    assert [a["type"] for a in accessories] == ["overflow", "button"]
+    assert accessories[1]["text"]["text"] == "View details"
+    await desk.send(
+        action_body(desk.slack_url, f"confirm:{booking_id}:pending", action_id="jp_overflow",
+                    overflow=True, ephemeral=True)
+    )  # fmt: skip
+    answer = (await desk.slack.wait_responses(len(desk.slack.responses) + 1))[-1]
+    assert answer["replace_original"] is False
+    assert f"#{booking_id} confirmed" in answer["text"]
+    assert "Confirmed by riley via Slack" in blocks_text(answer["blocks"])
+
+
+async def test_a_stranger_tapping_on_the_home_tab_is_told_in_a_direct_message(desk: Desk) -> None:
+    await desk.link("C1")
+    booking_id = await desk.book()
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U9", "username": "stranger", "name": "stranger", "team_id": TEAM},
+        "team": {"id": TEAM, "domain": "plum"},
+        "container": {"type": "view", "view_id": "V1"},
+        "view": {"id": "V1", "type": "home", "private_metadata": ""},
+        "trigger_id": "1.2.3",
+        "actions": [{"action_id": "jp_overflow", "block_id": f"b{desk.business.id}:0:{booking_id}",
+                     "type": "overflow", "action_ts": "1.2", "selected_option": {
+                         "text": {"type": "plain_text", "text": "Confirm"},
+                         "value": f"confirm:{booking_id}:pending"}}],
+    }  # fmt: skip
+    await desk.send(urlencode({"payload": json.dumps(payload)}))
+    (told,) = await desk.slack.wait_for("chat.postMessage")
+    assert told["channel"] == "U9" and "Only members" in told["text"]
+    assert (await desk.services.desk.booking(desk.business, booking_id)).status is Status.PENDING
+
+
+async def test_a_long_reason_is_refused_only_in_the_modal(desk: Desk) -> None:
+    await desk.link("C1")
+    booking_id = await desk.book()
+    meta = json.dumps({"tap": f"cancel:{booking_id}:pending", "channel": "C1", "ts": None})
+    refused = await desk.send(view_submission_body(meta, "  " + "x" * 501 + "  "))
+    assert refused.json()["response_action"] == "errors"
+    padded = await desk.send(view_submission_body(meta, "  " + "x" * 500 + "  "))
+    assert padded.text == ""  # 500 once trimmed: accepted, as the cancel itself counts it
+    await desk.slack.wait_for("chat.postEphemeral", 0)
+    assert desk.slack.of("chat.postEphemeral") == []
+
+
+async def test_a_confirm_and_a_cancel_from_two_channels_at_once_have_one_winner(
+    desk: Desk,
+) -> None:
+    await desk.link("C1")
+    await desk.link("C2")
+    booking_id = await desk.book()
+    meta = json.dumps({"tap": f"cancel:{booking_id}:pending", "channel": "C2", "ts": None})
+    await asyncio.gather(
+        desk.press(f"confirm:{booking_id}:pending", "jp_confirm", channel="C1"),
+        desk.send(view_submission_body(meta, "no", user="U2")),
+    )
+    for _ in range(100):
+        status = (await desk.services.desk.booking(desk.business, booking_id)).status
+        told = desk.slack.of("chat.postEphemeral") + desk.slack.responses[2:]
+        if status is not Status.PENDING and told:
+            break
+        await asyncio.sleep(0.05)
+    assert status in (Status.CONFIRMED, Status.CANCELLED)
+    assert any("a moment ago by" in t["text"] for t in told)
+
+
+async def test_socket_mode_with_a_refused_app_token_stops_with_a_plain_message(
+    database_url: str, clock: FixedClock, tmp_path: Path
+) -> None:
+    slack = SlackApi()
+    async with serving(slack.app()) as slack_url:
+        settings = Settings(
+            database_url=database_url, mail_dir=tmp_path / "mail", slack_bot_token=BOT_TOKEN,
+            slack_app_token="xapp-1-not-the-app-token", slack_api_url=f"{slack_url}/api/",
+            _env_file=None,
+        )  # fmt: skip
+        services = build_services(settings, clock=clock)
+        (surface,) = services.surfaces
+        with pytest.raises(CannotStart, match="Slack refused SLACK_APP_TOKEN"):
+            await surface.start()
+        await services.aclose()
