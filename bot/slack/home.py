@@ -86,9 +86,6 @@ class Home:
             error = data.get("error") if isinstance(data, dict) else exc.response.status_code
             log.warning("slack.home_failed", error=str(error))
 
-    async def refresh(self, team: str, user: str) -> None:
-        await self.publish(team, user)
-
     def changed(self, business_id: int) -> None:
         """A business's bookings changed: refresh the tabs showing it, soon and once."""
         now = time.monotonic()

@@ -104,27 +104,20 @@ class SlackListeners:
         person = person_of(body)
         text = str(body.get("text") or "").strip()
         word, _, rest = text.partition(" ")
-        try:
-            if word.lower() == CONNECT:
+        verb = word.lower()
+        if verb == CONNECT or (verb == DISCONNECT and not rest.strip()):
+            if verb == CONNECT:
                 title = f"#{body.get('channel_name') or key.chat_id}"
                 notice = await self.chat.link(key, person, rest, title=title)
-                await respond(
-                    text=blocks.fit(notice.text, blocks.FALLBACK_TEXT),
-                    response_type="in_channel" if notice.ok else "ephemeral",
-                )
-                return
-            if word.lower() == DISCONNECT and not rest.strip():
+            else:
                 notice = await self.chat.unlink(key, person)
-                kind = "in_channel" if notice.ok else "ephemeral"
-                await respond(
-                    text=blocks.fit(notice.text, blocks.FALLBACK_TEXT), response_type=kind
-                )
-                return
-            reply = await self.chat.command(key, person, text)
-        except Exception as exc:
-            log.error("slack.command_failed", error=type(exc).__name__)
-            await respond(text=SOMETHING_WRONG, response_type="ephemeral")
+            await _answer(
+                respond,
+                text=blocks.fit(notice.text, blocks.FALLBACK_TEXT),
+                response_type="in_channel" if notice.ok else "ephemeral",
+            )
             return
+        reply = await self.chat.command(key, person, text)
         fallback, shown = blocks.reply_blocks(reply)
         await _answer(respond, text=fallback, blocks=shown, response_type="ephemeral")
 
@@ -151,12 +144,7 @@ class SlackListeners:
             await self._tell(body, respond, NOT_A_MEMBER)
             return
         person = person_of(body)
-        try:
-            result = await self.chat.tap(key, person, value)
-        except Exception as exc:
-            log.error("slack.tap_failed", error=type(exc).__name__)
-            await self._tell(body, respond, SOMETHING_WRONG)
-            return
+        result = await self.chat.tap(key, person, value)
         if isinstance(result, ReasonPrompt):
             metadata = self._metadata(body, str(value), key)
             view = blocks.cancel_modal(metadata, f"#{result.booking_id}", result.question)
