@@ -165,40 +165,37 @@ def _entry(row: Row[Any]) -> QueuedMail | QueuedChat:
 
 def _chat_entry(row: Row[Any]) -> QueuedChat:
     return QueuedChat(
-        id=row.id,
-        business_id=row.business_id,
-        booking_id=row.booking_id,
         conversation_id=row.conversation_id,
         kind=ChatKind(row.kind),
         data=dict(row.data or {}),
-        recipient=row.recipient,
-        status=DeliveryStatus(row.status),
-        attempts=row.attempts,
-        created_at=row.created_at,
-        next_attempt_at=row.next_attempt_at,
-        retry_until=row.retry_until,
-        last_error=row.last_error,
-        sent_at=row.sent_at,
+        **_delivery(row),
     )
 
 
 def _mail_entry(row: Row[Any]) -> QueuedMail:
     return QueuedMail(
-        id=row.id,
-        business_id=row.business_id,
-        booking_id=row.booking_id,
         kind=MailKind(row.kind),
-        recipient=row.recipient,
-        status=DeliveryStatus(row.status),
-        attempts=row.attempts,
-        created_at=row.created_at,
-        next_attempt_at=row.next_attempt_at,
-        retry_until=row.retry_until,
-        last_error=row.last_error,
-        sent_at=row.sent_at,
         failed_kind=MailKind(row.failed_kind) if row.failed_kind else None,
         data=dict(row.data) if row.data else None,
+        **_delivery(row),
     )
+
+
+def _delivery(row: Row[Any]) -> dict[str, Any]:
+    """What every outbox row has, mail or chat."""
+    return {
+        "id": row.id,
+        "business_id": row.business_id,
+        "booking_id": row.booking_id,
+        "recipient": row.recipient,
+        "status": DeliveryStatus(row.status),
+        "attempts": row.attempts,
+        "created_at": row.created_at,
+        "next_attempt_at": row.next_attempt_at,
+        "retry_until": row.retry_until,
+        "last_error": row.last_error,
+        "sent_at": row.sent_at,
+    }
 
 
 MAIL, CHAT = "mail", "chat"

@@ -133,6 +133,19 @@ def _healthy(base: str) -> bool:
     return False
 
 
+def _serve(env: dict[str, str], cwd: Path, port: int, *args: str) -> subprocess.Popen[str]:
+    """`juneplum serve` as a supervisor starts it, on `port`."""
+    return subprocess.Popen(  # noqa: S603 - our own command
+        [JUNEPLUM, "serve", *args],
+        env=env | {"HTTP_PORT": str(port)},
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def _post_booking(base: str, key: str, name: str, txn: str) -> httpx.Response:
     """A paid booking two days ahead, as a booking page posts it."""
     body = {
@@ -155,15 +168,7 @@ def test_serve_takes_a_booking_over_http_and_stops_on_sigterm(
     )  # fmt: skip
     key = json.loads(added.stdout)["api_key"]
     port = _free_port()
-    server = subprocess.Popen(  # noqa: S603
-        [JUNEPLUM, "serve"],
-        env=env | {"HTTP_PORT": str(port)},
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    server = _serve(env, tmp_path, port)
     try:
         base = f"http://127.0.0.1:{port}"
         _healthy(base)
@@ -287,15 +292,7 @@ def test_serve_with_slack_answers_slack_on_its_port_and_stops_within_ten_seconds
     }
     run(env, tmp_path, "migrate")
     port = _free_port()
-    server = subprocess.Popen(  # noqa: S603
-        [JUNEPLUM, "serve", "--console-without-chat"],  # Slack is set up: no console
-        env=slack | {"HTTP_PORT": str(port)},
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    server = _serve(slack, tmp_path, port, "--console-without-chat")  # Slack: no console
     try:
         base = f"http://127.0.0.1:{port}"
         assert _healthy(base)
