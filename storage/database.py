@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_READERS = 4
+PG_POOL_SIZE = 20  # connections kept per process (see PostgresDatabase)
+PG_POOL_OVERFLOW = 10
 MAX_BATCH = 64  # units of work in one SQLite transaction
 _READ_ONLY = "juneplum_read_only"
 
@@ -460,6 +462,12 @@ class PostgresDatabase(Database):
             url,
             hide_parameters=True,
             connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}},
+            # Kept open: the API, mail and 32 chat conversations at once each hold one for a
+            # statement. With SQLAlchemy's 5 the rest were overflow, closed on return and
+            # opened again (connect, authenticate, prepare): a third of chat deliveries paid
+            # for a new connection (bench/chat_delivery.py).
+            pool_size=PG_POOL_SIZE,
+            max_overflow=PG_POOL_OVERFLOW,
         )
         self._autocommit = self._engine.execution_options(isolation_level="AUTOCOMMIT")
 
