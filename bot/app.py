@@ -62,7 +62,7 @@ def build_services(
 ) -> Services:
     """Wire the parts; tests pass their own clock and transport."""
     clock = clock or SystemClock()
-    db = open_database(settings.database_url)
+    db = open_database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     queue = MailQueue(retry_window=timedelta(hours=settings.mail_retry_hours))
     store = SqlBookingStore(db, event_hooks=[queue])
     outbox = SqlOutbox(db, queue)
