@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import queue
 import sqlite3
@@ -30,6 +31,7 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from storage.writes import Guarded, one_statement, rows_were_missing, run_guarded
@@ -532,6 +534,45 @@ def _try_again(failure: DBAPIError, attempt: int, doing: str) -> bool:
         "database connection lost (%s); %s again on a new one", type(failure.orig).__name__, doing
     )
     return True
+
+
+def outage(exc: BaseException) -> str | None:
+    """Why the database can't do any work now, in a few words, or None if `exc` is not that.
+
+    An outage is the database's state, not the work's fault: the server is unreachable,
+    shutting down or out of resources, the disk is full or failing, the file is locked past
+    the busy timeout. The work that met it wrote nothing and may run again later, unchanged.
+    """
+    if isinstance(exc, OSError):  # asyncpg's connect: refused, reset, timed out, no route
+        return "disk full" if exc.errno == errno.ENOSPC else "unreachable"
+    if isinstance(exc, PoolTimeout):
+        return "no connection free"
+    if not isinstance(exc, DBAPIError):
+        return None
+    if isinstance(exc.orig, sqlite3.Error):
+        code = getattr(exc.orig, "sqlite_errorcode", 0) & 0xFF
+        return _SQLITE_OUTAGES.get(code)
+    state = str(getattr(exc.orig, "sqlstate", None) or "")
+    for prefix, reason in _POSTGRES_OUTAGES:
+        if state.startswith(prefix):
+            return reason
+    return "connection lost" if exc.connection_invalidated else None
+
+
+_SQLITE_OUTAGES = {
+    sqlite3.SQLITE_FULL: "disk full",
+    sqlite3.SQLITE_IOERR: "disk I/O error",
+    sqlite3.SQLITE_CANTOPEN: "can't open the file",
+    sqlite3.SQLITE_BUSY: "locked",
+    sqlite3.SQLITE_READONLY: "read-only",
+}
+_POSTGRES_OUTAGES = (  # SQLSTATE classes
+    ("53100", "disk full"),
+    ("08", "connection lost"),
+    ("53", "out of resources"),
+    ("57P", "shutting down or starting up"),
+    ("58", "server I/O error"),
+)
 
 
 def open_database(url: str, *, sqlite_synchronous: SqliteSync = "full") -> Database:
