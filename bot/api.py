@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot import logs
 from bot.api_input import IDEMPOTENCY_KEY, MAX_IDEMPOTENCY_KEY, documented, intake_request
 from bot.api_schema import BookingIn, BookingOut, CancelIn, ErrorOut
+from bot.health import Health
 from bot.outages import Outage
 from core import wording
 from core.desk import Desk
@@ -55,7 +56,9 @@ class Unauthorized(Exception):
     pass
 
 
-def build_api(desk: Desk, businesses: SqlBusinesses, *, max_body_bytes: int) -> FastAPI:
+def build_api(
+    desk: Desk, businesses: SqlBusinesses, health: Health, *, max_body_bytes: int
+) -> FastAPI:
     """The ASGI app, bound to the services it serves."""
     app = FastAPI(
         title="Juneplum Bookings intake API",
@@ -90,9 +93,10 @@ def build_api(desk: Desk, businesses: SqlBusinesses, *, max_body_bytes: int) -> 
     }
 
     @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        """Tell a load balancer the service is up."""
-        return {"status": "ok"}
+    async def healthz() -> JSONResponse:
+        """Tell a load balancer whether the service can serve: 503 names the failed check."""
+        healthy, body = await health.check()
+        return JSONResponse(body, status_code=200 if healthy else 503)
 
     intake_doc, intake_schemas = documented(BookingIn, INTAKE_HEADERS)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -227,6 +228,30 @@ def outbox_retry(
     if not _run(work):
         _refuse(f"No failed email {mail_id}. See `juneplum outbox`.")
     print(f"Email {mail_id} queued again.")
+
+
+MAIL_WAIT_LIMIT = timedelta(seconds=60)  # the dispatcher polls every few seconds
+REMINDER_WAIT_LIMIT = timedelta(seconds=90)  # the sweep runs every 30 s at most
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Is the desk ready: database and schema, mail waiting or failed, jobs keeping up.
+
+    Exits 1 when something needs an operator.
+    """
+    from bot.readiness import readiness  # alembic only when asked
+
+    report = _run(lambda services: readiness(services, MAIL_WAIT_LIMIT, REMINDER_WAIT_LIMIT))
+    if as_json:
+        print(json.dumps(report.as_dict()))
+    else:
+        for name, line in report.lines():
+            print(f"{name:<11} {line}")
+    if not report.ready:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -16,6 +16,7 @@ from bot.api import build_api
 from bot.app import Services
 from bot.console.chat import console_choices, open_console, stdin_lines
 from bot.errors import CannotStart
+from bot.health import Health
 from core.model import Business
 
 log = logs.get("bot.server")
@@ -85,6 +86,7 @@ def http_server(services: Services) -> uvicorn.Server:
             build_api(
                 services.desk,
                 services.businesses,
+                Health(services.db),
                 max_body_bytes=services.settings.max_body_bytes,
             ),
             log_config=None,

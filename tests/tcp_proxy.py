@@ -15,6 +15,15 @@ class TcpProxy:
         self.port = _free_port()
         self._server: asyncio.Server | None = None
         self._links: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+
+    def stall(self) -> None:
+        """Keep every connection open but pass nothing on: a server that stopped answering."""
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
 
     async def open(self) -> None:
         """Listen on `port` and pass everything through to the target."""
@@ -36,29 +45,36 @@ class TcpProxy:
     async def _link(
         self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter
     ) -> None:
-        try:
-            server_in, server_out = await asyncio.open_connection(*self.target)
-        except OSError:
-            client_out.transport.abort()
-            return
-        self._links |= {client_out, server_out}
-        pipes = {
-            asyncio.create_task(_pipe(client_in, server_out)),
-            asyncio.create_task(_pipe(server_in, client_out)),
-        }
-        # When either side closes, so does the other (a client that says goodbye waits for
-        # the server to hang up).
-        _, running = await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
-        for writer in (client_out, server_out):
-            self._links.discard(writer)
-            writer.transport.abort()
-        for pipe in running:
-            pipe.cancel()
+        with contextlib.suppress(asyncio.CancelledError):  # the test's loop is closing
+            await self._flowing.wait()
+            try:
+                server_in, server_out = await asyncio.open_connection(*self.target)
+            except OSError:
+                client_out.transport.abort()
+                return
+            self._links |= {client_out, server_out}
+            pipes = {
+                asyncio.create_task(_pipe(client_in, server_out, self._flowing)),
+                asyncio.create_task(_pipe(server_in, client_out, self._flowing)),
+            }
+            try:
+                # When either side closes, so does the other (a client that says goodbye
+                # waits for the server to hang up).
+                await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for writer in (client_out, server_out):
+                    self._links.discard(writer)
+                    writer.transport.abort()
+                for pipe in pipes:
+                    pipe.cancel()
 
 
-async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+async def _pipe(
+    source: asyncio.StreamReader, sink: asyncio.StreamWriter, flowing: asyncio.Event
+) -> None:
     with contextlib.suppress(OSError):
         while data := await source.read(65536):
+            await flowing.wait()
             sink.write(data)
             await sink.drain()
 

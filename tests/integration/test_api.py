@@ -17,6 +17,7 @@ from sqlalchemy import Table, func, select
 
 from bot.api import build_api
 from bot.app import Services
+from bot.health import Health
 from core.clock import FixedClock
 from core.events import EventKind
 from core.lifecycle import Move
@@ -81,6 +82,7 @@ async def api(
             build_api(
                 services.desk,
                 services.businesses,
+                Health(services.db),
                 max_body_bytes=services.settings.max_body_bytes,
             )
         ) as url,

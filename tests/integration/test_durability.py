@@ -13,6 +13,7 @@ from sqlalchemy import Connection, text
 
 from bot.api import build_api
 from bot.app import Services, build_services
+from bot.health import Health
 from bot.settings import Settings
 from core.clock import FixedClock
 from storage import migrate
@@ -72,7 +73,9 @@ async def test_each_acknowledged_booking_is_on_disk_before_its_answer(
     async for services in _sqlite(tmp_path, clock, synchronous):
         await _plum_salon(services)
         database = Path(services.settings.database_url.removeprefix("sqlite:///"))
-        app = build_api(services.desk, services.businesses, max_body_bytes=1 << 20)
+        app = build_api(
+            services.desk, services.businesses, Health(services.db), max_body_bytes=1 << 20
+        )
         unsynced: list[int] = []
         async with serving(app) as url, httpx.AsyncClient(base_url=url, trust_env=False) as api:
             for n in range(20):  # one at a time: each answer is looked at alone

@@ -3,9 +3,11 @@ writes nothing, and carries on by itself when the database is back."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +18,11 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from bot.api import build_api
-from bot.app import Services
+from bot.app import Services, build_services
+from bot.health import Health
+from bot.settings import Settings
 from core.clock import FixedClock
+from storage import migrate
 from storage.tables import booking_history, bookings, events, intake_keys, outbox
 from tests.conftest import _migrated, _plum_salon, _truncate
 from tests.integration.http_server import serving
@@ -54,7 +59,7 @@ async def rows(services: Services) -> dict[str, int]:
 
 @contextlib.asynccontextmanager
 async def api_of(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    app = build_api(services.desk, services.businesses, max_body_bytes=1 << 20)
+    app = build_api(services.desk, services.businesses, Health(services.db), max_body_bytes=1 << 20)
     async with (
         serving(app) as url,
         httpx.AsyncClient(base_url=url, timeout=30, trust_env=False) as client,
@@ -90,6 +95,11 @@ async def test_a_postgresql_outage_is_a_503_and_the_api_recovers_by_itself(
                 before = await rows(services)
 
                 await proxy.close()  # connections reset, new ones refused
+                health = await api.get("/healthz")
+                assert (health.status_code, health.json()) == (
+                    503,
+                    {"status": "unavailable", "failed": {"database": "unreachable"}},
+                )
                 for _ in range(3):
                     assert_unavailable(
                         await api.post("/api/bookings", json=booking(2), headers=PLUM)
@@ -104,6 +114,7 @@ async def test_a_postgresql_outage_is_a_503_and_the_api_recovers_by_itself(
                 await proxy.open()  # the server is back: the same request now succeeds
                 again = await api.post("/api/bookings", json=booking(2), headers=PLUM)
                 assert again.status_code == 201, again.text
+                assert (await api.get("/healthz")).json() == {"status": "ok"}
                 after = await rows(services)
     finally:
         await proxy.close()
@@ -177,3 +188,58 @@ async def test_a_full_disk_is_a_503_and_the_api_carries_on_once_there_is_space(
                 again = await api.post("/api/bookings", json=booking(2), headers=PLUM)
                 assert again.status_code == 201, again.text
                 assert (await rows(services))["bookings"] == before["bookings"] + 1
+
+
+async def test_health_is_503_when_postgresql_stops_answering_and_ok_when_it_answers_again(
+    postgres_url: str, clock: FixedClock, tmp_path: Path
+) -> None:
+    server = make_url(postgres_url)
+    proxy = TcpProxy(server.host or "127.0.0.1", server.port or 5432)
+    await proxy.open()
+    through_proxy = server.set(port=proxy.port).render_as_string(hide_password=False)
+    try:
+        async for services in _migrated(through_proxy, clock, tmp_path):
+            async with api_of(services) as api:
+                assert (await api.get("/healthz")).status_code == 200
+                proxy.stall()  # connected, but nothing comes back
+                started = time.monotonic()
+                health = await api.get("/healthz")
+                assert time.monotonic() - started < 3
+                assert (health.status_code, health.json()) == (
+                    503,
+                    {"status": "unavailable", "failed": {"database": "no answer within 1 s"}},
+                )
+                proxy.resume()
+                for _ in range(50):  # the stalled read finishes or is dropped; then ok
+                    if (await api.get("/healthz")).status_code == 200:
+                        break
+                    await asyncio.sleep(0.1)
+                else:
+                    raise AssertionError("/healthz never recovered")
+    finally:
+        await proxy.close()
+
+
+async def test_health_is_503_naming_the_schema_when_migrations_are_missing(
+    clock: FixedClock, tmp_path: Path
+) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'old.db'}", _env_file=None)
+    services = build_services(settings, clock=clock)
+    try:
+        async with api_of(services) as api:
+            never = await api.get("/healthz")
+            await migrate.upgrade(services.db, "0004")  # an older version's schema
+            behind = await api.get("/healthz")
+            await migrate.upgrade(services.db)
+            current = await api.get("/healthz")
+    finally:
+        await services.aclose()
+    assert (never.status_code, never.json()["failed"]) == (
+        503,
+        {"schema": "not migrated: run `juneplum migrate`"},
+    )
+    assert (behind.status_code, behind.json()["failed"]) == (
+        503,
+        {"schema": "not at this version's: run `juneplum migrate`"},
+    )
+    assert (current.status_code, current.json()) == (200, {"status": "ok"})
