@@ -57,6 +57,8 @@ class Readiness:
         )
         due = self.backlog.due_mail
         mail = f"{due} due" + (f", the oldest for {_ago(self.oldest_mail_wait)}" if due else "")
+        if due and self.backlog.last_error:
+            mail += f" (last error: {self.backlog.last_error})"
         failed = self.backlog.failed_mail
         mail += f"; {failed} failed (see `juneplum outbox`)" if failed else "; none failed"
         not_running = " — is `juneplum serve` running?"
@@ -82,6 +84,7 @@ class Readiness:
                 "due": self.backlog.due_mail,
                 "oldest_due_seconds": None if mail_wait is None else mail_wait.total_seconds(),
                 "failed": self.backlog.failed_mail,
+                "last_error": self.backlog.last_error,
             },
             "jobs": {
                 "sender": {"keeping_up": self.mail_keeping_up},

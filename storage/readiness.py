@@ -22,6 +22,7 @@ class Backlog:
     oldest_due_mail: datetime | None  # when the longest-waiting one fell due
     failed_mail: int
     oldest_unqueued_reminder: datetime | None  # a reminder due but not yet queued
+    last_error: str | None  # of the longest-waiting due email: why it is waiting, say
 
 
 async def backlog(db: Database, now: datetime) -> Backlog:
@@ -42,6 +43,15 @@ async def backlog(db: Database, now: datetime) -> Backlog:
                 reminders.c.state == "planned", reminders.c.due_at <= now
             )
         ).scalar_one()
-        return Backlog(int(due[0]), due[1], int(failed), reminder)
+        last_error = conn.execute(
+            select(outbox.c.last_error)
+            .where(
+                outbox.c.status == DeliveryStatus.PENDING.value,
+                outbox.c.next_attempt_at <= now,
+            )
+            .order_by(outbox.c.next_attempt_at)
+            .limit(1)
+        ).scalar()
+        return Backlog(int(due[0]), due[1], int(failed), reminder, last_error)
 
     return await db.read(work)

@@ -77,7 +77,9 @@ class SmtpServer:
         )
         if ok:
             self.logins.append(data.login.decode())
-        return AuthResult(success=ok)
+        # handled=False: aiosmtpd answers a failure with 535 (by default it waits for the
+        # authenticator to answer, and the client times out)
+        return AuthResult(success=ok, handled=False)
 
     def start(self) -> None:
         kwargs: dict[str, Any] = {}

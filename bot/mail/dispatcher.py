@@ -78,6 +78,7 @@ class Dispatcher:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._stopping = False
+        self.configuration_error: str | None = None  # said once, at error level, until fixed
 
     def stop(self) -> None:
         """Take no new work; what is claimed already is finished and marked."""
@@ -156,6 +157,9 @@ class Dispatcher:
         try:
             outcome = await self.deliver(mail, about, deadline)
         except DeliveryError as exc:
+            if exc.configuration and self.configuration_error is None:
+                self.configuration_error = str(exc)
+                log.error("mail.configuration_error", error=str(exc))
             await self._failed(mail, exc)
             return
         except Exception as exc:  # e.g. an address that can't be written as a header
@@ -166,6 +170,9 @@ class Dispatcher:
         if outcome is Delivery.LATE:
             await self.outbox.mark_retry(mail.id, self.name, self.clock.now(), "lease ran out")
             return
+        if outcome is Delivery.SENT and self.configuration_error is not None:
+            log.warning("mail.configuration_fixed", was=self.configuration_error)
+            self.configuration_error = None
         if outcome is Delivery.SKIPPED:
             await self.outbox.skip(mail.id, self.name, "no longer wanted")
             log.info("mail.skipped", id=mail.id, kind=mail.kind.value, booking=mail.booking_id)
