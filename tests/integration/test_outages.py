@@ -16,16 +16,20 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from bot.api import build_api
 from bot.app import Services, build_services
 from bot.health import Health
+from bot.mail.transport import SmtpTransport
 from bot.settings import Settings
 from core.clock import FixedClock
+from core.notifications import DeliveryStatus
 from storage import migrate
 from storage.tables import booking_history, bookings, events, intake_keys, outbox
-from tests.conftest import _migrated, _plum_salon, _truncate
+from tests.conftest import PAGE, _migrated, _plum_salon, _truncate, new_booking
 from tests.integration.http_server import serving
+from tests.smtp_server import SmtpServer
 from tests.tcp_proxy import TcpProxy
 
 PLUM = {"Authorization": "Bearer jp_test_key_plum"}
@@ -152,11 +156,10 @@ def small_disk(where: Path, size: str) -> Iterator[Path]:
 def fill(disk: Path) -> Path:
     """Take every free byte of `disk`."""
     filler = disk / "filler"
-    with filler.open("wb") as out:
+    with filler.open("wb", buffering=0) as out:  # unbuffered: nothing left to fail on close
         try:
             while True:
                 out.write(b"\0" * 65536)
-                out.flush()
         except OSError:
             pass
     return filler
@@ -243,3 +246,42 @@ async def test_health_is_503_naming_the_schema_when_migrations_are_missing(
         {"schema": "not at this version's: run `juneplum migrate`"},
     )
     assert (current.status_code, current.json()) == (200, {"status": "ok"})
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root")
+async def test_a_full_disk_never_doubles_an_email_whose_sent_mark_could_not_be_written(
+    clock: FixedClock, tmp_path: Path, smtp: SmtpServer
+) -> None:
+    with small_disk(tmp_path / "small", "16m") as disk:
+        settings = Settings(database_url=f"sqlite:///{disk / 'juneplum.db'}", _env_file=None)
+        transport = SmtpTransport(host="127.0.0.1", port=smtp.port, tls="none")
+        services = build_services(settings, clock=clock, transport=transport)
+        try:
+            await migrate.upgrade(services.db)
+            business = await _plum_salon(services)
+            await services.desk.intake(business, new_booking(), PAGE)
+            filled: list[Path] = []
+
+            def fill_once() -> None:  # the disk fills as the SMTP server accepts an email
+                if not filled:
+                    filled.append(disk / "filler")
+                    fill(disk)
+
+            smtp.mailbox.on_accept = fill_once
+            with contextlib.suppress(OperationalError):  # the database is full, as it says
+                await services.dispatcher.run_once()  # both sent; neither mark written
+            assert len(smtp.mailbox.messages) == 2
+            for _ in range(3):  # the claims' lease runs out, and out again: still full
+                clock.advance(seconds=40)
+                with contextlib.suppress(OperationalError):
+                    await services.dispatcher.run_once()
+            filled[0].unlink()  # space again
+            clock.advance(seconds=40)
+            await services.dispatcher.run_once()
+            await services.dispatcher.run_once()
+            sent = await services.outbox.listing([DeliveryStatus.SENT])
+            waiting = await services.outbox.listing([DeliveryStatus.PENDING])
+        finally:
+            await services.aclose()
+    assert len(smtp.mailbox.messages) == 2  # each email once
+    assert (len(sent), waiting) == (2, [])
