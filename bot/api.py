@@ -224,8 +224,9 @@ class BodyLimit:
         more = True
         while more:
             message = await receive()
-            if message["type"] != "http.request":
-                break
+            if message["type"] != "http.request":  # the client left (or stalled and was dropped)
+                log.info("api.client_left", path=scope["path"], received=size)
+                return
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:

@@ -17,6 +17,7 @@ from bot.app import Services
 from bot.console.chat import console_choices, open_console, stdin_lines
 from bot.errors import CannotStart
 from bot.health import Health
+from bot.http_limits import ClientLimits
 from core.model import Business
 
 log = logs.get("bot.server")
@@ -79,8 +80,9 @@ GRACEFUL_HTTP_SECONDS = 4
 GRACEFUL_MAIL_SECONDS = 4.0  # together well under the 10 s a supervisor waits after SIGTERM
 
 
-def http_server(services: Services) -> uvicorn.Server:
-    """The intake API on uvicorn (httptools), as `serve` runs it; the benchmark runs this too."""
+def http_server(services: Services, limits: ClientLimits | None = None) -> uvicorn.Server:
+    """The intake API on uvicorn (httptools, bounded: see bot.http_limits), as `serve` runs
+    it; the benchmark runs this too, and tests pass shorter limits."""
     return _Server(
         uvicorn.Config(
             build_api(
@@ -89,6 +91,7 @@ def http_server(services: Services) -> uvicorn.Server:
                 Health(services.db),
                 max_body_bytes=services.settings.max_body_bytes,
             ),
+            http=(limits or ClientLimits()).protocol(),
             log_config=None,
             access_log=False,
             lifespan="off",

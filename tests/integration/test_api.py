@@ -743,3 +743,17 @@ async def test_a_retry_after_the_start_still_returns_the_booking(
     services.clock.set(datetime.fromisoformat(first.json()["start"]) + timedelta(hours=1))  # type: ignore[attr-defined]
     again = await api.post("/api/bookings", json=good(), headers=PLUM)
     assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+
+
+async def test_every_route_answers_a_body_that_is_not_utf8_or_not_json_with_422(
+    api: httpx.AsyncClient, services: Services
+) -> None:
+    booking_id = await create(api)
+    bad_bodies = [b"\xff\xfe\xfa not text", b"{not json", b'{"reason": "unfinished']
+    for path in ("/api/bookings", f"/api/bookings/{booking_id}/cancel"):
+        for body in bad_bodies:
+            response = await api.post(path, content=body, headers={**PLUM, **JSON})
+            assert response.status_code == 422, (path, body, response.text)
+            [problem] = response.json()["detail"]
+            assert problem["loc"][0] == "body" and problem["type"] == "json_invalid"
+    assert (await stored(services, booking_id)).status == "pending"  # nothing was cancelled
