@@ -7,6 +7,7 @@ parameter and every authenticated request fails with 422.
 """
 
 import time
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Request
@@ -16,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import logs
 from bot.api_input import IDEMPOTENCY_KEY, MAX_IDEMPOTENCY_KEY, documented, intake_request
-from bot.api_schema import BookingIn, BookingOut, CancelIn, ErrorOut
+from bot.api_schema import BookingIn, BookingOut, CancelIn, ErrorOut, example_start
 from bot.health import Health
 from bot.outages import Outage
 from core import wording
@@ -104,7 +105,15 @@ def build_api(
         "/api/bookings",
         status_code=201,
         response_model=BookingOut,
-        responses=errors,
+        responses={
+            200: {
+                "model": BookingOut,
+                "description": "A repeat of an earlier request (the same Idempotency-Key, or "
+                "the same provider and transaction id): the booking it made, even after its "
+                "start",
+            },
+            **errors,
+        },
         openapi_extra=intake_doc,
     )
     async def create_booking(request: Request) -> Response:
@@ -163,15 +172,18 @@ def build_api(
         return JSONResponse({"detail": detail}, status_code=status)
 
     def openapi() -> dict[str, Any]:
-        """FastAPI's description (built once), plus the schemas of the body read by hand."""
+        """FastAPI's description (built once), plus the schemas of the body read by hand;
+        the example's start is tomorrow's, whenever it is asked for."""
         if app.openapi_schema is not None:
+            example = app.openapi_schema["components"]["schemas"]["BookingIn"]["example"]
+            example["start"] = example_start(datetime.now(UTC))
             return app.openapi_schema
         described = FastAPI.openapi(app)  # kept by FastAPI as app.openapi_schema
         components = described.setdefault("components", {}).setdefault("schemas", {})
         if clash := set(components) & set(intake_schemas):
             raise RuntimeError(f"OpenAPI schemas described twice: {sorted(clash)}")
         components.update(intake_schemas)
-        return described
+        return openapi()
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(BodyLimit, limit=max_body_bytes, outage=Outage("api"))

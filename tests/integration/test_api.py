@@ -757,3 +757,25 @@ async def test_every_route_answers_a_body_that_is_not_utf8_or_not_json_with_422(
             [problem] = response.json()["detail"]
             assert problem["loc"][0] == "body" and problem["type"] == "json_invalid"
     assert (await stored(services, booking_id)).status == "pending"  # nothing was cancelled
+
+
+async def test_the_api_description_matches_the_api(
+    api: httpx.AsyncClient, clock: FixedClock
+) -> None:
+    described = (await api.get("/openapi.json")).json()
+    intake = described["paths"]["/api/bookings"]["post"]["responses"]
+    assert {"200", "201", "401", "422", "503"} <= set(intake)
+    assert "Retry-After" in intake["503"]["headers"]
+    schemas = described["components"]["schemas"]
+    currency = json.dumps(schemas["PaymentIn"]["properties"]["currency"])
+    assert "ISO 4217" in currency and "XXX" in currency
+    assert "decimal string" in json.dumps(schemas["PaymentIn"]["properties"]["amount"])
+    assert "control characters" in json.dumps(schemas["CustomerIn"]["properties"]["name"])
+    # The example is a booking the API takes today, as it is described.
+    example = schemas["BookingIn"]["example"]
+    assert datetime.fromisoformat(example["start"]) > datetime.now(UTC)
+    clock.set(datetime.now(UTC))
+    taken = await api.post("/api/bookings", json=example, headers=PLUM)
+    assert taken.status_code == 201, taken.text
+    again = await api.post("/api/bookings", json=example, headers=PLUM)
+    assert again.status_code == 200  # the documented repeat
