@@ -10,6 +10,7 @@ connection:
   answered `431` and the connection closed;
 - a head not complete `head_seconds` after its first byte (or after the connection opened)
   closes the connection; so does a body that sends nothing for `body_seconds`;
+- an idle keep-alive connection closes after `keep_alive_seconds` (uvicorn's own timer);
 - at most `max_connections` at once: a connection over that is closed as it opens, so slow
   clients never use up the process's file descriptors.
 """
@@ -17,6 +18,7 @@ connection:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import resource
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +48,7 @@ class ClientLimits:
     max_header_lines: int = 100
     head_seconds: float = 10.0
     body_seconds: float = 30.0
+    keep_alive_seconds: int = 5  # an idle keep-alive connection closes (uvicorn's own timer)
     max_connections: int = 0  # 0: connection_cap()
 
     def protocol(self) -> type[HttpToolsProtocol]:
@@ -55,13 +58,7 @@ class ClientLimits:
 
 
 def _with_cap(limits: ClientLimits) -> ClientLimits:
-    return ClientLimits(
-        limits.max_head_bytes,
-        limits.max_header_lines,
-        limits.head_seconds,
-        limits.body_seconds,
-        connection_cap(),
-    )
+    return dataclasses.replace(limits, max_connections=connection_cap())
 
 
 class _HeadTooLarge(Exception):

@@ -83,6 +83,7 @@ GRACEFUL_MAIL_SECONDS = 4.0  # together well under the 10 s a supervisor waits a
 def http_server(services: Services, limits: ClientLimits | None = None) -> uvicorn.Server:
     """The intake API on uvicorn (httptools, bounded: see bot.http_limits), as `serve` runs
     it; the benchmark runs this too, and tests pass shorter limits."""
+    limits = limits or ClientLimits()
     return _Server(
         uvicorn.Config(
             build_api(
@@ -91,7 +92,8 @@ def http_server(services: Services, limits: ClientLimits | None = None) -> uvico
                 Health(services.db),
                 max_body_bytes=services.settings.max_body_bytes,
             ),
-            http=(limits or ClientLimits()).protocol(),
+            http=limits.protocol(),
+            timeout_keep_alive=limits.keep_alive_seconds,
             log_config=None,
             access_log=False,
             lifespan="off",

@@ -17,7 +17,7 @@ from bot.server import http_server, listen
 from core.model import Business
 from storage.tables import bookings
 
-QUICK = ClientLimits(head_seconds=0.5, body_seconds=0.5, max_connections=50)
+QUICK = ClientLimits(head_seconds=0.5, body_seconds=0.5, keep_alive_seconds=1, max_connections=50)
 
 
 @dataclass
@@ -115,6 +115,17 @@ async def test_a_head_that_stops_coming_and_a_silent_connection_are_closed(
     assert 0.4 < time.monotonic() - started < 3
     slow.close()
     silent.close()
+
+
+async def test_an_idle_keep_alive_connection_is_closed(served: Served) -> None:
+    reader, writer = await served.connect()
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+    await writer.drain()
+    started = time.monotonic()
+    said = await closed_within(reader, 3)  # the answer, then the close
+    assert said.startswith(b"HTTP/1.1 200 ") and b"connection: close" not in said
+    assert 0.9 < time.monotonic() - started < 3
+    writer.close()
 
 
 async def test_a_body_that_stalls_is_dropped_and_nothing_is_written(
