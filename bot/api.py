@@ -7,6 +7,7 @@ parameter and every authenticated request fails with 422.
 """
 
 import time
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Request
@@ -16,7 +17,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import logs
 from bot.api_input import IDEMPOTENCY_KEY, MAX_IDEMPOTENCY_KEY, documented, intake_request
-from bot.api_schema import BookingIn, BookingOut, CancelIn, ErrorOut
+from bot.api_schema import BookingIn, BookingOut, CancelIn, ErrorOut, example_start
+from bot.health import Health
+from bot.outages import Outage
 from core import wording
 from core.desk import Desk
 from core.errors import (
@@ -30,6 +33,7 @@ from core.errors import (
 )
 from core.model import Actor, ActorKind, Booking, Business, Channel
 from storage.businesses import SqlBusinesses
+from storage.database import outage
 
 log = logs.get("bot.api")
 
@@ -53,7 +57,9 @@ class Unauthorized(Exception):
     pass
 
 
-def build_api(desk: Desk, businesses: SqlBusinesses, *, max_body_bytes: int) -> FastAPI:
+def build_api(
+    desk: Desk, businesses: SqlBusinesses, health: Health, *, max_body_bytes: int
+) -> FastAPI:
     """The ASGI app, bound to the services it serves."""
     app = FastAPI(
         title="Juneplum Bookings intake API",
@@ -79,12 +85,19 @@ def build_api(desk: Desk, businesses: SqlBusinesses, *, max_body_bytes: int) -> 
         409: {"model": ErrorOut, "description": "The booking's status does not allow this"},
         413: {"model": ErrorOut, "description": "Body over the size limit"},
         422: {"model": ErrorOut, "description": "Invalid field (named in `loc`)"},
+        503: {
+            "model": ErrorOut,
+            "description": "The database is unavailable (down, or its disk full); nothing "
+            "was saved: send the same request again after `Retry-After` seconds",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+        },
     }
 
     @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        """Tell a load balancer the service is up."""
-        return {"status": "ok"}
+    async def healthz() -> JSONResponse:
+        """Tell a load balancer whether the service can serve: 503 names the failed check."""
+        healthy, body = await health.check()
+        return JSONResponse(body, status_code=200 if healthy else 503)
 
     intake_doc, intake_schemas = documented(BookingIn, INTAKE_HEADERS)
 
@@ -92,7 +105,15 @@ def build_api(desk: Desk, businesses: SqlBusinesses, *, max_body_bytes: int) -> 
         "/api/bookings",
         status_code=201,
         response_model=BookingOut,
-        responses=errors,
+        responses={
+            200: {
+                "model": BookingOut,
+                "description": "A repeat of an earlier request (the same Idempotency-Key, or "
+                "the same provider and transaction id): the booking it made, even after its "
+                "start",
+            },
+            **errors,
+        },
         openapi_extra=intake_doc,
     )
     async def create_booking(request: Request) -> Response:
@@ -151,18 +172,21 @@ def build_api(desk: Desk, businesses: SqlBusinesses, *, max_body_bytes: int) -> 
         return JSONResponse({"detail": detail}, status_code=status)
 
     def openapi() -> dict[str, Any]:
-        """FastAPI's description (built once), plus the schemas of the body read by hand."""
+        """FastAPI's description (built once), plus the schemas of the body read by hand;
+        the example's start is tomorrow's, whenever it is asked for."""
         if app.openapi_schema is not None:
+            example = app.openapi_schema["components"]["schemas"]["BookingIn"]["example"]
+            example["start"] = example_start(datetime.now(UTC))
             return app.openapi_schema
         described = FastAPI.openapi(app)  # kept by FastAPI as app.openapi_schema
         components = described.setdefault("components", {}).setdefault("schemas", {})
         if clash := set(components) & set(intake_schemas):
             raise RuntimeError(f"OpenAPI schemas described twice: {sorted(clash)}")
         components.update(intake_schemas)
-        return described
+        return openapi()
 
     app.openapi = openapi  # type: ignore[method-assign]
-    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(BodyLimit, limit=max_body_bytes, outage=Outage("api"))
     return app
 
 
@@ -184,14 +208,19 @@ def _status_of(exc: DomainError) -> tuple[int, list[str] | None]:
     return 400, None
 
 
+RETRY_AFTER_SECONDS = 5
+
+
 class BodyLimit:
     """Refuse bodies over the limit with 413 before any handler sees them, chunked ones too;
-    answer an unexpected error with a plain 500 and one log line (the engine hides SQL
-    parameters, so no customer detail reaches the log)."""
+    answer a database outage with 503 and Retry-After (logged once per outage, see
+    `bot.outages`), and any other unexpected error with a plain 500 and one log line (the
+    engine hides SQL parameters, so no customer detail reaches the log)."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, outage: Outage) -> None:
         self.app = app
         self.limit = limit
+        self.outage = outage
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -207,8 +236,9 @@ class BodyLimit:
         more = True
         while more:
             message = await receive()
-            if message["type"] != "http.request":
-                break
+            if message["type"] != "http.request":  # the client left (or stalled and was dropped)
+                log.info("api.client_left", path=scope["path"], received=size)
+                return
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
@@ -237,6 +267,12 @@ class BodyLimit:
         try:
             await self.app(scope, replay, send_status)
         except Exception as exc:
+            reason = outage(exc)
+            if reason is not None:
+                self.outage.failed(reason)
+                if not responded:
+                    await _unavailable(scope, send)
+                return
             first_line = (str(exc).splitlines() or [""])[0][:200]
             log.error(
                 "api.unexpected", path=scope["path"], error=type(exc).__name__, detail=first_line
@@ -247,6 +283,8 @@ class BodyLimit:
                 )
                 await response(scope, _no_receive, send)
             return
+        if status < 300 and _reads_the_database(scope["path"]):
+            self.outage.worked()
         log.debug(
             "http.request",
             method=scope["method"],
@@ -261,6 +299,23 @@ class BodyLimit:
             {"detail": f"Request body is over {self.limit} bytes."}, status_code=413
         )
         await response(scope, _no_receive, send)
+
+
+def _reads_the_database(path: str) -> bool:
+    return path.startswith("/api/") or path == "/healthz"
+
+
+async def _unavailable(scope: Scope, send: Send) -> None:
+    """503: the same request may be sent again as it is (nothing of it was written)."""
+    response = JSONResponse(
+        {
+            "detail": "Bookings can't be stored or read right now; nothing was saved. "
+            f"Send the same request again in {RETRY_AFTER_SECONDS} seconds."
+        },
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+    await response(scope, _no_receive, send)
 
 
 async def _no_receive() -> Message:  # pragma: no cover - a JSONResponse never reads

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
@@ -46,8 +47,12 @@ def _ascii_mailbox(value: str) -> str:
 
 
 OneLine = AfterValidator(_no_controls)
+NO_CONTROLS = "No control characters (Unicode category Cc)."
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), OneLine
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    OneLine,
+    Field(description=NO_CONTROLS),
 ]
 
 
@@ -58,7 +63,13 @@ def _iso_4217(value: str) -> str:
 
 
 Currency = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_upper=True), AfterValidator(_iso_4217)
+    str,
+    StringConstraints(pattern=r"^[A-Za-z]{3}$", to_upper=True),
+    AfterValidator(_iso_4217),
+    Field(
+        description="The ISO 4217 code of money in use today (legal tender somewhere, by the "
+        "Unicode CLDR): not XXX, XTS, a fund or withdrawn money. Any case; stored upper-case."
+    ),
 ]
 
 
@@ -68,7 +79,17 @@ def _cents(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.01")) if isinstance(exponent, int) and exponent > -2 else value
 
 
-Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=3), AfterValidator(_cents)]
+Amount = Annotated[
+    Decimal,
+    Field(
+        ge=0,
+        max_digits=14,
+        decimal_places=3,
+        description='Money in major units as a decimal string, e.g. "45.00" (a JSON number is '
+        "accepted too); at most 3 decimals, never negative.",
+    ),
+    AfterValidator(_cents),
+]
 
 
 class CustomerIn(BaseModel):
@@ -88,7 +109,10 @@ class ServiceIn(BaseModel):
 class PaymentIn(BaseModel):
     provider: Literal["inkress", "paypal"]
     transaction_id: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), OneLine
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+        OneLine,
+        Field(description=f"The provider's id of the payment. {NO_CONTROLS}"),
     ]
     amount: Amount
     currency: Currency
@@ -102,7 +126,7 @@ class BookingIn(BaseModel):
             "example": {
                 "customer": {"name": "Ana Silva", "email": "ana@example.com", "phone": "+1 555"},
                 "service": {"name": "Haircut", "duration_minutes": 45, "price": "45.00"},
-                "start": "2026-12-03T10:00:00-05:00",
+                "start": "2026-12-03T10:00:00-05:00",  # replaced: see example_start
                 "payment": {
                     "provider": "paypal",
                     "transaction_id": "9XK12345AB678901C",
@@ -116,10 +140,18 @@ class BookingIn(BaseModel):
 
     customer: CustomerIn
     service: ServiceIn
-    start: AwareDatetime
+    start: Annotated[
+        AwareDatetime,
+        Field(description="ISO 8601 with its UTC offset; in the future, at most two years ahead."),
+    ]
     payment: PaymentIn
     notes: (
-        Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_controls_but_lines)]
+        Annotated[
+            str,
+            StringConstraints(max_length=2000),
+            AfterValidator(_no_controls_but_lines),
+            Field(description="Line breaks and tabs allowed; no other control characters."),
+        ]
         | None
     ) = None
 
@@ -152,6 +184,13 @@ class BookingIn(BaseModel):
             idempotency_key=idempotency_key,
             fingerprint=self.fingerprint(),
         )
+
+
+def example_start(now: datetime) -> str:
+    """The example's start: tomorrow at 10:00 in New York, so it never goes stale."""
+    new_york = ZoneInfo("America/New_York")
+    tomorrow = now.astimezone(new_york).date() + timedelta(days=1)
+    return datetime.combine(tomorrow, time(10), new_york).isoformat()
 
 
 def _plain(amount: Decimal) -> str:

@@ -78,7 +78,7 @@ def build_services(
     """Wire the parts; tests pass their own clock, mail transport, chat senders and
     surfaces (by default, the chat platforms whose tokens are set)."""
     clock = clock or SystemClock()
-    db = open_database(settings.database_url)
+    db = open_database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     queue = MailQueue(retry_window=timedelta(hours=settings.mail_retry_hours))
     chat_queue = ChatQueue()
     hooks: list[EventHook] = [queue, chat_queue]  # every event's emails and chat deliveries

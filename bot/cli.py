@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -256,6 +258,61 @@ def outbox_retry(
     if not _run(work):
         _refuse(f"No failed delivery {mail_id}. See `juneplum outbox`.")
     print(f"Delivery {mail_id} queued again.")
+
+
+@app.command()
+def backup(
+    path: Annotated[Path, typer.Argument(help="The new file to write; never overwritten.")],
+) -> None:
+    """Write a consistent copy of the SQLite database, while the service runs."""
+    from storage.backup import BackupExists, backup_sqlite
+
+    settings = _settings()
+    target = driver_url(settings.database_url)
+    if target.get_backend_name() != "sqlite":
+        url = target.set(drivername="postgresql").render_as_string(hide_password=True)
+        _refuse(
+            "The database is on PostgreSQL: back it up with PostgreSQL's own tool, while the "
+            f"service runs, e.g.\n  pg_dump --format=custom --file={path} '{url}'\n"
+            "and restore with pg_restore (see the README)."
+        )
+    place = Path(_database_at(settings))
+    if path.exists():
+        _refuse(f"{path} is there already; a backup never overwrites. Choose a new name.")
+    if not path.parent.is_dir():
+        _refuse(f"No directory {path.parent} to write {path.name} in.")
+    try:
+        size = backup_sqlite(place, path)
+    except BackupExists:
+        _refuse(f"{path} is there already; a backup never overwrites. Choose a new name.")
+    except (OSError, sqlite3.Error) as exc:
+        err.print(f"[red]Backup failed:[/] {_short(exc)}; nothing was written at {path}.")
+        raise typer.Exit(1) from None
+    err.print(f"Backed up {place} to {path} ({size:,} bytes).")
+
+
+MAIL_WAIT_LIMIT = timedelta(seconds=60)  # the dispatcher polls every few seconds
+REMINDER_WAIT_LIMIT = timedelta(seconds=90)  # the sweep runs every 30 s at most
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Is the desk ready: database and schema, mail waiting or failed, jobs keeping up.
+
+    Exits 1 when something needs an operator.
+    """
+    from bot.readiness import readiness  # alembic only when asked
+
+    report = _run(lambda services: readiness(services, MAIL_WAIT_LIMIT, REMINDER_WAIT_LIMIT))
+    if as_json:
+        print(json.dumps(report.as_dict()))
+    else:
+        for name, line in report.lines():
+            print(f"{name:<11} {line}")
+    if not report.ready:
+        raise typer.Exit(1)
 
 
 @app.command()

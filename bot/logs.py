@@ -34,6 +34,9 @@ def configure(level: str = "info", fmt: str = "console", stream: TextIO | None =
     )
     for noisy in ("uvicorn.access", "asyncio", "apscheduler"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
+    # A run skipped because the last one is still going (a slow send, a database that
+    # doesn't answer) is a warning a second; the jobs log their own trouble once.
+    logging.getLogger("apscheduler").setLevel(max(numeric, logging.ERROR))
 
 
 def get(name: str) -> structlog.stdlib.BoundLogger:

@@ -11,12 +11,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot import logs
 from bot.chat.dispatcher import ChatDispatcher
 from bot.mail.dispatcher import Dispatcher
+from bot.outages import Outage
 from core.clock import Clock
+from storage.database import outage
 from storage.outbox import SqlReminders
 
 log = logs.get("bot.scheduler")
@@ -45,6 +46,7 @@ class Background:
         self._chat_poll = chat_poll_seconds
         self._scheduler: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[object]] = set()
+        self.outages = {name: Outage(name) for name in ("sweep", "dispatch")}
 
     async def sweep(self) -> None:
         """Queue the reminders that fell due."""
@@ -81,14 +83,28 @@ class Background:
         self._scheduler = scheduler
 
     def _tracked(self, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """The job, run as the scheduler runs it: a database outage is one warning when it
+        starts and one line when it ends (not a trace a second); anything else unexpected
+        is one line with its type."""
+        seen = self.outages[job.__name__]
+
         async def run() -> None:
             task = asyncio.current_task()
             if task is not None:
                 self._running.add(task)
             try:
                 await job()
-            except (OperationalError, DBAPIError) as exc:
-                log.warning("job.database_error", job=job.__name__, error=str(exc.orig)[:200])
+            except Exception as exc:
+                reason = outage(exc)
+                if reason is not None:
+                    seen.failed(reason)
+                    return
+                first_line = (str(exc).splitlines() or [""])[0][:200]
+                log.error(
+                    "job.failed", job=job.__name__, error=type(exc).__name__, detail=first_line
+                )
+            else:
+                seen.worked()
             finally:
                 if task is not None:
                     self._running.discard(task)

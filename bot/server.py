@@ -17,6 +17,8 @@ from bot.app import Services
 from bot.chat.surface import Surface
 from bot.console.chat import console_choices, open_console, stdin_lines
 from bot.errors import CannotStart
+from bot.health import Health
+from bot.http_limits import ClientLimits
 from core.model import Business
 
 log = logs.get("bot.server")
@@ -96,12 +98,15 @@ async def _stopped(surface: Surface) -> None:
         )
 
 
-def http_server(services: Services) -> uvicorn.Server:
-    """The intake API and the chat webhooks on uvicorn (httptools), as `serve` runs them;
-    the benchmark runs this too."""
+def http_server(services: Services, limits: ClientLimits | None = None) -> uvicorn.Server:
+    """The intake API and the chat webhooks on uvicorn (httptools, bounded: see
+    bot.http_limits), as `serve` runs them; the benchmark runs this too, and tests pass
+    shorter limits."""
+    limits = limits or ClientLimits()
     api = build_api(
         services.desk,
         services.businesses,
+        Health(services.db),
         max_body_bytes=services.settings.max_body_bytes,
     )
     for surface in services.surfaces:
@@ -109,6 +114,8 @@ def http_server(services: Services) -> uvicorn.Server:
     return _Server(
         uvicorn.Config(
             api,
+            http=limits.protocol(),
+            timeout_keep_alive=limits.keep_alive_seconds,
             log_config=None,
             access_log=False,
             lifespan="off",

@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite:///var/juneplum.db"
+    sqlite_synchronous: Literal["full", "normal"] = "full"  # normal: faster, loses on power cut
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -20,6 +20,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
 from core import events as domain_events
@@ -184,11 +185,13 @@ class SqlBookingStore:
     ) -> tuple[Booking, bool]:
         # Insert first: a repeat is rare, and the unique constraints on the payment and the
         # key catch it (even two identical requests at once) without a lookup per booking.
+        # On PostgreSQL as a row not inserted (ON CONFLICT DO NOTHING), not an error, which
+        # the server would log with the payment's transaction id.
         intake = _Intake(business_id, new, actor, at)
         for _ in range(3):
             try:
                 created = await self._db.write_many(self._insert_many, intake)
-            except IntegrityError:
+            except (IntegrityError, _Repeat):
                 # Nothing was written; the first copy of this request, if it committed, wins.
                 repeat = await self.find_repeat(business_id, new)
                 if repeat is not None:
@@ -200,15 +203,22 @@ class SqlBookingStore:
     def _insert_many(self, conn: Connection, intakes: list[_Intake]) -> list[Booking]:
         """New bookings with their history, keys and events: a few statements for all of them
         (bookings arriving together are stored together, see storage.database)."""
-        stored = conn.execute(_INSERT_BOOKING, [i.values() for i in intakes]).all()
+        insert_booking, insert_key = (
+            (_INSERT_BOOKING, _INSERT_KEY) if self._sqlite else (_PG_INSERT_BOOKING, _PG_INSERT_KEY)
+        )
+        stored = conn.execute(insert_booking, [i.values() for i in intakes]).all()
         ids = {(r.business_id, r.payment_provider, r.transaction_id): r.id for r in stored}
+        if len(ids) < len(intakes):  # PostgreSQL: a payment already stored (rolled back)
+            raise _Repeat
         made = [i.booking(ids[i.payment_key]) for i in intakes]
         conn.execute(_INSERT_HISTORY, [rows.history_values(b.id, b.history[0]) for b in made])
         keys = [
             i.key_values(b.id) for i, b in zip(intakes, made, strict=True) if i.new.idempotency_key
         ]
         if keys:
-            conn.execute(_INSERT_KEY, keys)
+            taken = conn.execute(insert_key, keys)
+            if not self._sqlite and len(taken.all()) < len(keys):  # a key already used
+                raise _Repeat
         self._record(
             conn,
             [domain_events.booking_created(b, i.actor) for i, b in zip(intakes, made, strict=True)],
@@ -274,6 +284,10 @@ class SqlBookingStore:
 
     def _record(self, conn: Connection, new_events: Sequence[Event]) -> None:
         record_events(conn, new_events, self._hooks)
+
+
+class _Repeat(Exception):
+    """PostgreSQL: the intake repeats a stored payment or key; its transaction rolls back."""
 
 
 def _load(conn: Connection, business_id: int, booking_id: int) -> Booking | None:
@@ -496,9 +510,13 @@ _BY_PAYMENT = select(bookings.c.id).where(
     bookings.c.payment_provider == bindparam("provider"),
     bookings.c.transaction_id == bindparam("transaction_id"),
 )
-_INSERT_BOOKING = insert(bookings).returning(
-    bookings.c.id, bookings.c.business_id, bookings.c.payment_provider, bookings.c.transaction_id
+_STORED = (
+    bookings.c.id,
+    bookings.c.business_id,
+    bookings.c.payment_provider,
+    bookings.c.transaction_id,
 )
+_INSERT_BOOKING = insert(bookings).returning(*_STORED)
 _INSERT_HISTORY = insert(booking_history)
 _INSERT_KEY = insert(intake_keys)
 _OVERLAPPING = (
@@ -531,6 +549,14 @@ _MARK_REFUNDED = (
         bookings.c.payment_status == PaymentStatus.PAID.value,
     )
     .values(payment_status=PaymentStatus.REFUNDED.value, updated_at=bindparam("at"))
+)
+_PG_INSERT_BOOKING = (
+    postgresql.insert(bookings)
+    .on_conflict_do_nothing(constraint="uq_bookings_payment")
+    .returning(*_STORED)
+)
+_PG_INSERT_KEY = (
+    postgresql.insert(intake_keys).on_conflict_do_nothing().returning(intake_keys.c.key)
 )
 _MOVE = (
     update(bookings)

@@ -6,7 +6,7 @@ Storage code is plain synchronous SQLAlchemy on a `Connection`, handed whole to
 - SQLite: reads run whole on threads with the standard `sqlite3` driver (through aiosqlite
   every statement, fetch and commit was its own hand-over between threads: 6.6 ms of CPU
   per booking at intake). Writes run on the event loop's own thread, several callers' work
-  to one transaction (group commit), and never wait there: see `SqliteDatabase`.
+  to one transaction (group commit), and never wait there for a lock: see `SqliteDatabase`.
 - PostgreSQL: the same code runs on asyncpg through SQLAlchemy's greenlet bridge (`run_sync`):
   no threads, and the loop is never blocked; reads run in autocommit: see `PostgresDatabase`.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import queue
 import sqlite3
@@ -24,12 +25,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from storage.writes import Guarded, one_statement, rows_were_missing, run_guarded
@@ -42,6 +44,10 @@ WorkMany = Callable[[Connection, list[I]], list[T]]
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# FULL: a commit syncs the write-ahead log before it returns, so an acknowledged write
+# survives a power cut. NORMAL syncs only at checkpoints (a power cut can lose the last
+# commits, never corrupt the file): an operator's choice, SQLITE_SYNCHRONOUS=normal.
+SqliteSync = Literal["full", "normal"]
 SQLITE_READERS = 4
 PG_POOL_SIZE = 20  # connections kept per process (see PostgresDatabase)
 PG_POOL_OVERFLOW = 10
@@ -104,12 +110,14 @@ class SqliteDatabase(Database):
     Why not a writer thread: measured on intake, every statement's hand-back of the GIL
     from a writer thread to a busy event loop cost more than the statements themselves
     (group commit on a thread: ~430 bookings/s; here: ~540/s, 20% less CPU per booking).
-    The loop never waits for a lock or for the disk to sync: a WAL commit with
-    synchronous=NORMAL only appends to the WAL; checkpoints, which sync, run on a thread of
-    their own (`_checkpoint_soon`); and the loop's connection has no busy timeout: when
-    another process holds the write lock (a second console, `juneplum migrate`) the work
-    goes to a writer thread that waits for it instead. (Reading a page the OS hasn't cached
-    still reads the disk, as any SQLite access does.)
+    Durable by default: with synchronous=FULL each group commit syncs the WAL before any of
+    its callers is answered (one sync for every write that arrived together; ~0.6 ms on
+    this machine's disk, which the loop waits out). With `synchronous="normal"` a commit
+    only appends to the WAL and a power cut can lose the last ones. Checkpoints run on a
+    thread of their own (`_checkpoint_soon`), and the loop never waits for a lock: its
+    connection has no busy timeout, and when another process holds the write lock (a second
+    console, `juneplum migrate`) the work goes to a writer thread that waits for it instead.
+    (Reading a page the OS hasn't cached still reads the disk, as any SQLite access does.)
     """
 
     dialect = "sqlite"
@@ -123,13 +131,18 @@ class SqliteDatabase(Database):
     CHECKPOINT_EVERY = 200
     CHECKPOINT_UNITS = 800
 
-    def __init__(self, url: URL) -> None:
+    def __init__(self, url: URL, *, synchronous: SqliteSync = "full") -> None:
         Path(url.database or "").parent.mkdir(parents=True, exist_ok=True)
-        self._engine = _sqlite_engine(url, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS)
+        self.synchronous = synchronous
+        self._engine = _sqlite_engine(
+            url, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS, synchronous=synchronous
+        )
         self._reader = self._engine.execution_options(**{_READ_ONLY: True})
         self._reader_threads = ThreadPoolExecutor(SQLITE_READERS, thread_name_prefix="sqlite-read")
         self._checkpointer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-checkpoint")
-        self._loop_writer = _sqlite_engine(url, busy_timeout_ms=0, checkpoints=False, pool_size=1)
+        self._loop_writer = _sqlite_engine(
+            url, busy_timeout_ms=0, synchronous=synchronous, checkpoints=False, pool_size=1
+        )
         self._waiting_writer = _Writer(self._engine)
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop whose thread writes
         self._pending: list[_Unit[Any, Any]] = []
@@ -531,12 +544,54 @@ def _try_again(failure: DBAPIError, attempt: int, doing: str) -> bool:
     return True
 
 
-def open_database(url: str) -> Database:
+def outage(exc: BaseException) -> str | None:
+    """Why the database can't do any work now, in a few words, or None if `exc` is not that.
+
+    An outage is the database's state, not the work's fault: the server is unreachable,
+    shutting down or out of resources, the disk is full or failing, the file is locked past
+    the busy timeout. The work that met it wrote nothing and may run again later, unchanged.
+    """
+    if isinstance(exc, OSError):  # asyncpg's connect: refused, reset, timed out, no route
+        return "disk full" if exc.errno == errno.ENOSPC else "unreachable"
+    if isinstance(exc, PoolTimeout):
+        return "no connection free"
+    if not isinstance(exc, DBAPIError):
+        return None
+    if isinstance(exc.orig, sqlite3.Error):
+        code = getattr(exc.orig, "sqlite_errorcode", 0) & 0xFF
+        return _SQLITE_OUTAGES.get(code)
+    state = str(getattr(exc.orig, "sqlstate", None) or "")
+    for prefix, reason in _POSTGRES_OUTAGES:
+        if state.startswith(prefix):
+            return reason
+    return "connection lost" if exc.connection_invalidated else None
+
+
+_SQLITE_OUTAGES = {
+    sqlite3.SQLITE_FULL: "disk full",
+    sqlite3.SQLITE_IOERR: "disk I/O error",
+    sqlite3.SQLITE_CANTOPEN: "can't open the file",
+    sqlite3.SQLITE_BUSY: "locked",
+    sqlite3.SQLITE_READONLY: "read-only",
+}
+_POSTGRES_OUTAGES = (  # SQLSTATE classes
+    ("53100", "disk full"),
+    ("08", "connection lost"),
+    ("53", "out of resources"),
+    ("57P", "shutting down or starting up"),
+    ("58", "server I/O error"),
+)
+
+
+def open_database(url: str, *, sqlite_synchronous: SqliteSync = "full") -> Database:
     """The database behind a plain URL (see `driver_url`)."""
     target = driver_url(url)
     if target.get_backend_name() == "sqlite":
-        return SqliteDatabase(target)
+        return SqliteDatabase(target, synchronous=sqlite_synchronous)
     return PostgresDatabase(target)
+
+
+_SYNC_PRAGMA: dict[SqliteSync, str] = {"full": "FULL", "normal": "NORMAL"}
 
 
 def _run(engine: Engine, work: Work[T]) -> T:
@@ -545,7 +600,12 @@ def _run(engine: Engine, work: Work[T]) -> T:
 
 
 def _sqlite_engine(
-    url: URL, *, busy_timeout_ms: int, checkpoints: bool = True, pool_size: int = SQLITE_READERS + 2
+    url: URL,
+    *,
+    busy_timeout_ms: int,
+    synchronous: SqliteSync,
+    checkpoints: bool = True,
+    pool_size: int = SQLITE_READERS + 2,
 ) -> Engine:
     engine = create_sync_engine(url, hide_parameters=True, pool_size=pool_size, max_overflow=0)
 
@@ -557,7 +617,7 @@ def _sqlite_engine(
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA synchronous={_SYNC_PRAGMA[synchronous]}")
         if not checkpoints:  # SqliteDatabase checkpoints on a thread instead
             cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()

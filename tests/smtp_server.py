@@ -7,6 +7,7 @@ import email
 import email.policy
 import socket
 import threading
+from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
 
@@ -30,6 +31,7 @@ class Mailbox:
         self.refuse_recipients: dict[str, str] = {}  # address -> "550 no such user"
         self.data_delay = 0.0  # seconds the server takes to accept a message
         self.receiving = threading.Event()  # set when a DATA command arrives
+        self.on_accept: Callable[[], None] | None = None  # run as each message is accepted
         self._lock = threading.Lock()
 
     async def handle_RCPT(
@@ -51,6 +53,8 @@ class Mailbox:
             assert isinstance(message, EmailMessage)
             self.messages.append(message)
             self.recipients.append(list(envelope.rcpt_tos))
+            if self.on_accept is not None:
+                self.on_accept()
         return "250 Message accepted"
 
     def kinds(self) -> list[str]:
@@ -77,7 +81,9 @@ class SmtpServer:
         )
         if ok:
             self.logins.append(data.login.decode())
-        return AuthResult(success=ok)
+        # handled=False: aiosmtpd answers a failure with 535 (by default it waits for the
+        # authenticator to answer, and the client times out)
+        return AuthResult(success=ok, handled=False)
 
     def start(self) -> None:
         kwargs: dict[str, Any] = {}

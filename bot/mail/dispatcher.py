@@ -5,7 +5,9 @@ arrive while a commit is running join the next one, so an accepted email waits a
 transaction for its mark. A crash between the SMTP server's acceptance and that mark leaves the
 row claimed; when the lease runs out (25 s by default) it is claimed and sent again, with the
 same Message-ID, so the duplicate is recognisable. That window — the emails accepted during one
-commit, only on a crash — is the price of never losing an email.
+commit, only on a crash — is the price of never losing an email. A mark the database can't
+take (a full disk, an outage) is no crash: the process keeps the fact and writes the mark
+before it claims anything again, so it never sends that email twice itself.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from bot.mail.transport import DeliveryError, MailTransport
 from core.clock import Clock
 from core.model import Booking, Business
 from core.notifications import MailKind, QueuedMail, RetryPolicy, reminder_still_useful
+from storage.database import outage
 from storage.outbox import SqlOutbox
 
 log = logs.get("bot.mail")
@@ -79,14 +82,21 @@ class Dispatcher:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._stopping = False
+        self.configuration_error: str | None = None  # said once, at error level, until fixed
+        self._sent_unmarked: set[int] = set()  # accepted by the SMTP server, not yet marked
 
     def stop(self) -> None:
         """Take no new work; what is claimed already is finished and marked."""
         self._stopping = True
 
     async def run_once(self) -> int:
-        """Send every email due now, one claimed batch after another; returns how many."""
+        """Send every email due now, one claimed batch after another; returns how many.
+
+        Sent emails whose marks couldn't be written (a full disk, a database gone) are
+        marked first: until then nothing new is claimed (see `_mark_what_was_sent`).
+        """
         handled = 0
+        await self._mark_what_was_sent()
         marks = _GroupMarks(self.outbox, self.name, self.clock)
         while not self._stopping:
             claimed_at = self.clock.now()
@@ -106,7 +116,26 @@ class Dispatcher:
                 continue
             await asyncio.gather(*(self._handle(m, about, deadline, marks) for m in batch))
             handled += len(batch)
+            if self._sent_unmarked:
+                break
+        await self._mark_what_was_sent()  # raises while the database can't take them
         return handled
+
+    async def _mark_what_was_sent(self) -> None:
+        """Write the marks of emails the SMTP server accepted but the database couldn't mark.
+
+        The process keeps the fact (`_sent_unmarked`) and writes it the moment the database
+        takes writes again, before it claims anything: so it never sends those emails again
+        itself, and their claims, still ours, go to nobody else unless another instance's
+        claim reaches the database first once their lease (25 s) is over. Raises what the
+        database raised meanwhile.
+        """
+        if not self._sent_unmarked:
+            return
+        waiting = sorted(self._sent_unmarked)
+        marked = await self.outbox.mark_sent_many(waiting, self.name, self.clock.now())
+        self._sent_unmarked.difference_update(waiting)
+        log.warning("mail.marked_late", marked=len(marked), claims_lost=len(waiting) - len(marked))
 
     async def claim(self) -> list[QueuedMail]:
         return await self.outbox.claim(
@@ -167,6 +196,9 @@ class Dispatcher:
         try:
             outcome = await self.deliver(mail, about, deadline)
         except DeliveryError as exc:
+            if exc.configuration and self.configuration_error is None:
+                self.configuration_error = str(exc)
+                log.error("mail.configuration_error", error=str(exc))
             await self._failed(mail, exc)
             return
         except Exception as exc:  # e.g. an address that can't be written as a header
@@ -177,14 +209,19 @@ class Dispatcher:
         if outcome is Delivery.LATE:
             await self.outbox.mark_retry(mail.id, self.name, self.clock.now(), "lease ran out")
             return
+        if outcome is Delivery.SENT and self.configuration_error is not None:
+            log.warning("mail.configuration_fixed", was=self.configuration_error)
+            self.configuration_error = None
         if outcome is Delivery.SKIPPED:
             await self.outbox.skip(mail.id, self.name, "no longer wanted")
             log.info("mail.skipped", id=mail.id, kind=mail.kind.value, booking=mail.booking_id)
             return
         try:
             marked = await marks.mark(mail.id)
-        except Exception as exc:  # sent but unmarked: the lease runs out and it goes again
-            log.warning("mail.unmarked", id=mail.id, kind=mail.kind.value, error=type(exc).__name__)
+        except Exception as exc:  # sent: kept here, and marked as soon as the database can
+            if not self._sent_unmarked:
+                log.warning("mail.unmarked", error=type(exc).__name__, reason=outage(exc))
+            self._sent_unmarked.add(mail.id)
             return
         if marked:
             log.info("mail.sent", id=mail.id, kind=mail.kind.value, booking=mail.booking_id)

@@ -14,11 +14,13 @@ from aiosmtplib.email import extract_recipients, extract_sender
 
 
 class DeliveryError(Exception):
-    """A send that failed; `permanent` ones (5xx, a refused address) are never retried."""
+    """A send that failed; `permanent` ones (5xx, a refused address) are never retried;
+    `configuration` ones (a wrong SMTP password) are the operator's to fix, retried meanwhile."""
 
-    def __init__(self, message: str, *, permanent: bool) -> None:
+    def __init__(self, message: str, *, permanent: bool, configuration: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.configuration = configuration
 
 
 class MailTransport(Protocol):
@@ -141,7 +143,11 @@ def _classify(exc: aiosmtplib.SMTPException) -> DeliveryError:
     text = " ".join(str(getattr(exc, "message", exc)).split())[:200]
     if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
         # A wrong password is the operator's to fix: keep the mail and keep retrying.
-        return DeliveryError(f"{code} authentication failed", permanent=False)
+        return DeliveryError(
+            f"{code} authentication failed: check SMTP_USERNAME and SMTP_PASSWORD",
+            permanent=False,
+            configuration=True,
+        )
     permanent = code is not None and 500 <= code < 600
     return DeliveryError(f"{code or 'smtp'} {text}".strip(), permanent=permanent)
 

@@ -21,6 +21,7 @@ from aiohttp import WSMsgType, web
 from bot.api import build_api
 from bot.app import Services, build_services
 from bot.errors import CannotStart
+from bot.health import Health
 from bot.settings import Settings
 from bot.slack.surface import SlackSurface
 from core.chat import ConversationKey, Platform
@@ -109,7 +110,9 @@ async def desk(database_url: str, clock: FixedClock, tmp_path: Path) -> AsyncIte
         services = build_services(settings, clock=clock)
         await migrate.upgrade(services.db)
         business = await _plum_salon(services)
-        api = build_api(services.desk, services.businesses, max_body_bytes=1024 * 1024)
+        api = build_api(
+            services.desk, services.businesses, Health(services.db), max_body_bytes=1024 * 1024
+        )
         for surface in services.surfaces:
             surface.mount(api)
         async with serving(api) as url, httpx.AsyncClient(timeout=10) as http:

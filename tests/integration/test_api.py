@@ -17,6 +17,7 @@ from sqlalchemy import Table, func, select
 
 from bot.api import build_api
 from bot.app import Services
+from bot.health import Health
 from core.clock import FixedClock
 from core.events import EventKind
 from core.lifecycle import Move
@@ -81,6 +82,7 @@ async def api(
             build_api(
                 services.desk,
                 services.businesses,
+                Health(services.db),
                 max_body_bytes=services.settings.max_body_bytes,
             )
         ) as url,
@@ -741,3 +743,39 @@ async def test_a_retry_after_the_start_still_returns_the_booking(
     services.clock.set(datetime.fromisoformat(first.json()["start"]) + timedelta(hours=1))  # type: ignore[attr-defined]
     again = await api.post("/api/bookings", json=good(), headers=PLUM)
     assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+
+
+async def test_every_route_answers_a_body_that_is_not_utf8_or_not_json_with_422(
+    api: httpx.AsyncClient, services: Services
+) -> None:
+    booking_id = await create(api)
+    bad_bodies = [b"\xff\xfe\xfa not text", b"{not json", b'{"reason": "unfinished']
+    for path in ("/api/bookings", f"/api/bookings/{booking_id}/cancel"):
+        for body in bad_bodies:
+            response = await api.post(path, content=body, headers={**PLUM, **JSON})
+            assert response.status_code == 422, (path, body, response.text)
+            [problem] = response.json()["detail"]
+            assert problem["loc"][0] == "body" and problem["type"] == "json_invalid"
+    assert (await stored(services, booking_id)).status == "pending"  # nothing was cancelled
+
+
+async def test_the_api_description_matches_the_api(
+    api: httpx.AsyncClient, clock: FixedClock
+) -> None:
+    described = (await api.get("/openapi.json")).json()
+    intake = described["paths"]["/api/bookings"]["post"]["responses"]
+    assert {"200", "201", "401", "422", "503"} <= set(intake)
+    assert "Retry-After" in intake["503"]["headers"]
+    schemas = described["components"]["schemas"]
+    currency = json.dumps(schemas["PaymentIn"]["properties"]["currency"])
+    assert "ISO 4217" in currency and "XXX" in currency
+    assert "decimal string" in json.dumps(schemas["PaymentIn"]["properties"]["amount"])
+    assert "control characters" in json.dumps(schemas["CustomerIn"]["properties"]["name"])
+    # The example is a booking the API takes today, as it is described.
+    example = schemas["BookingIn"]["example"]
+    assert datetime.fromisoformat(example["start"]) > datetime.now(UTC)
+    clock.set(datetime.now(UTC))
+    taken = await api.post("/api/bookings", json=example, headers=PLUM)
+    assert taken.status_code == 201, taken.text
+    again = await api.post("/api/bookings", json=example, headers=PLUM)
+    assert again.status_code == 200  # the documented repeat
