@@ -16,7 +16,13 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import logs
-from bot.api_input import IDEMPOTENCY_KEY, MAX_IDEMPOTENCY_KEY, documented, intake_request
+from bot.api_input import (
+    IDEMPOTENCY_KEY,
+    MAX_IDEMPOTENCY_KEY,
+    cancel_request,
+    documented,
+    intake_request,
+)
 from bot.api_schema import BookingIn, BookingOut, CancelIn, ErrorOut, example_start
 from bot.health import Health
 from bot.outages import Outage
@@ -135,13 +141,19 @@ def build_api(
         """Show one booking of this business."""
         return _booking(await desk.booking(owner, booking_id), owner)
 
-    @app.post("/api/bookings/{booking_id}/cancel", response_model=BookingOut, responses=errors)
-    async def cancel_booking(
-        booking_id: BookingId, owner: Owner, body: CancelIn | None = None
-    ) -> Response:
+    cancel_doc, cancel_schemas = documented(CancelIn, [], required=False)
+
+    @app.post(
+        "/api/bookings/{booking_id}/cancel",
+        response_model=BookingOut,
+        responses=errors,
+        openapi_extra=cancel_doc,
+    )
+    async def cancel_booking(booking_id: BookingId, owner: Owner, request: Request) -> Response:
         """Cancel on the customer's behalf; the owner refunds in the provider's dashboard."""
-        reason = body.reason if body else None
-        done = await desk.customer_cancel(owner, booking_id, reason, Channel.API)
+        # Read by hand, as intake is, so every body that isn't UTF-8 JSON is a 422.
+        body = cancel_request(request.headers, await request.body())
+        done = await desk.customer_cancel(owner, booking_id, body.reason, Channel.API)
         return _booking(done.booking, owner)
 
     @app.exception_handler(Unauthorized)
@@ -180,9 +192,10 @@ def build_api(
             return app.openapi_schema
         described = FastAPI.openapi(app)  # kept by FastAPI as app.openapi_schema
         components = described.setdefault("components", {}).setdefault("schemas", {})
-        if clash := set(components) & set(intake_schemas):
+        read_by_hand = intake_schemas | cancel_schemas
+        if clash := set(components) & set(read_by_hand):
             raise RuntimeError(f"OpenAPI schemas described twice: {sorted(clash)}")
-        components.update(intake_schemas)
+        components.update(read_by_hand)
         return openapi()
 
     app.openapi = openapi  # type: ignore[method-assign]

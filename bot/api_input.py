@@ -20,7 +20,7 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from bot.api_schema import BookingIn
+from bot.api_schema import BookingIn, CancelIn
 
 MAX_IDEMPOTENCY_KEY = 255
 IDEMPOTENCY_KEY = "idempotency-key"
@@ -91,8 +91,29 @@ def _json_error_at(raw: bytes) -> int:
     return 0
 
 
+def cancel_request(headers: Mapping[str, str], raw: bytes) -> CancelIn:
+    """A cancellation's optional body (a reason), or a `RequestValidationError` in intake's
+    shape: bytes that aren't UTF-8 or aren't JSON are a 422, as they are at intake."""
+    if not raw.strip():
+        return CancelIn()
+    if not _is_json(headers.get("content-type")):
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body",),
+                    "msg": "Send the reason as JSON, with Content-Type: application/json",
+                    "type": "content_type",
+                }
+            ]
+        )
+    try:
+        return CancelIn.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(_body_errors(exc, raw)) from None
+
+
 def documented(
-    model: type[BaseModel], headers: list[dict[str, Any]]
+    model: type[BaseModel], headers: list[dict[str, Any]], *, required: bool = True
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """OpenAPI for a route that reads `model` and `headers` itself: the operation's part and
     the schemas it refers to (for the document's components)."""
@@ -101,7 +122,7 @@ def documented(
     operation = {
         "parameters": [{"in": "header", "required": False, **h} for h in headers],
         "requestBody": {
-            "required": True,
+            "required": required,
             "content": {
                 "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
             },

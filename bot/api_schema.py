@@ -17,10 +17,12 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    Strict,
     StringConstraints,
+    WithJsonSchema,
 )
 
-from bot.currencies import is_currency
+from bot.currencies import CODES, is_currency
 from core.model import Booking, Business, Customer, NewBooking, Payment, Provider, Service
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc, exactly
@@ -48,11 +50,14 @@ def _ascii_mailbox(value: str) -> str:
 
 OneLine = AfterValidator(_no_controls)
 NO_CONTROLS = "No control characters (Unicode category Cc)."
+# The same rules as the validators, described for clients and schema-driven fuzzers.
+ONE_LINE_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+LINES_PATTERN = r"^(?:[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]|\r\n)*$"  # tab, LF, CRLF
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
     OneLine,
-    Field(description=NO_CONTROLS),
+    Field(description=NO_CONTROLS, json_schema_extra={"pattern": ONE_LINE_PATTERN}),
 ]
 
 
@@ -68,7 +73,8 @@ Currency = Annotated[
     AfterValidator(_iso_4217),
     Field(
         description="The ISO 4217 code of money in use today (legal tender somewhere, by the "
-        "Unicode CLDR): not XXX, XTS, a fund or withdrawn money. Any case; stored upper-case."
+        "Unicode CLDR): not XXX, XTS, a fund or withdrawn money. Any case; stored upper-case.",
+        json_schema_extra={"enum": sorted(CODES)},
     ),
 ]
 
@@ -89,6 +95,16 @@ Amount = Annotated[
         "accepted too); at most 3 decimals, never negative.",
     ),
     AfterValidator(_cents),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": 99_999_999_999},
+                {"type": "string", "pattern": r"^[0-9]{1,11}(\.[0-9]{1,3})?$"},
+            ],
+            "description": 'Money in major units as a decimal string, e.g. "45.00" (a JSON '
+            "number is accepted too); at most 3 decimals, never negative.",
+        }
+    ),
 ]
 
 
@@ -112,7 +128,10 @@ class PaymentIn(BaseModel):
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
         OneLine,
-        Field(description=f"The provider's id of the payment. {NO_CONTROLS}"),
+        Field(
+            description=f"The provider's id of the payment. {NO_CONTROLS}",
+            json_schema_extra={"pattern": ONE_LINE_PATTERN},
+        ),
     ]
     amount: Amount
     currency: Currency
@@ -142,6 +161,7 @@ class BookingIn(BaseModel):
     service: ServiceIn
     start: Annotated[
         AwareDatetime,
+        Strict(),  # a string: a JSON number was taken for seconds since 1970
         Field(description="ISO 8601 with its UTC offset; in the future, at most two years ahead."),
     ]
     payment: PaymentIn
@@ -150,7 +170,10 @@ class BookingIn(BaseModel):
             str,
             StringConstraints(max_length=2000),
             AfterValidator(_no_controls_but_lines),
-            Field(description="Line breaks and tabs allowed; no other control characters."),
+            Field(
+                description="Line breaks and tabs allowed; no other control characters.",
+                json_schema_extra={"pattern": LINES_PATTERN},
+            ),
         ]
         | None
     ) = None
@@ -204,6 +227,10 @@ class CancelIn(BaseModel):
             str,
             StringConstraints(strip_whitespace=True, max_length=500),
             AfterValidator(_no_controls_but_lines),
+            Field(
+                description="Line breaks and tabs allowed; no other control characters.",
+                json_schema_extra={"pattern": LINES_PATTERN},
+            ),
         ]
         | None
     ) = None

@@ -46,7 +46,7 @@ class Background:
         self._chat_poll = chat_poll_seconds
         self._scheduler: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[object]] = set()
-        self.outages = {name: Outage(name) for name in ("sweep", "dispatch")}
+        self.outages: dict[str, Outage] = {}  # per job, by name
 
     async def sweep(self) -> None:
         """Queue the reminders that fell due."""
@@ -86,7 +86,7 @@ class Background:
         """The job, run as the scheduler runs it: a database outage is one warning when it
         starts and one line when it ends (not a trace a second); anything else unexpected
         is one line with its type."""
-        seen = self.outages[job.__name__]
+        seen = self.outages.setdefault(job.__name__, Outage(job.__name__))
 
         async def run() -> None:
             task = asyncio.current_task()

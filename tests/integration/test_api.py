@@ -749,7 +749,12 @@ async def test_every_route_answers_a_body_that_is_not_utf8_or_not_json_with_422(
     api: httpx.AsyncClient, services: Services
 ) -> None:
     booking_id = await create(api)
-    bad_bodies = [b"\xff\xfe\xfa not text", b"{not json", b'{"reason": "unfinished']
+    bad_bodies = [
+        b"\x80\x81 not text",  # not UTF-8 (a fuzzer's cancel got a 400 for these)
+        b"\xff\xfe\xfa not text",  # a UTF-16 byte-order mark, then not text
+        b"{not json",
+        b'{"reason": "unfinished',
+    ]
     for path in ("/api/bookings", f"/api/bookings/{booking_id}/cancel"):
         for body in bad_bodies:
             response = await api.post(path, content=body, headers={**PLUM, **JSON})
@@ -779,3 +784,12 @@ async def test_the_api_description_matches_the_api(
     assert taken.status_code == 201, taken.text
     again = await api.post("/api/bookings", json=example, headers=PLUM)
     assert again.status_code == 200  # the documented repeat
+
+
+async def test_a_start_that_is_a_number_is_refused_not_taken_for_1970(
+    api: httpx.AsyncClient,
+) -> None:
+    await create(api)  # a fuzzer's repeat of this payment, with start 0, got a 200
+    response = await api.post("/api/bookings", json=good(start=0), headers=PLUM)
+    assert response.status_code == 422
+    assert locs(response) == [["body", "start"]]
