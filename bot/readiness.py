@@ -55,6 +55,9 @@ class Readiness:
             else f"schema {self.revision or 'missing'}, this version needs {self.head}: "
             "run `juneplum migrate`"
         )
+        if not self.schema_current:
+            unknown = "unknown until the schema is current"
+            return [("database", schema), ("mail", unknown), ("chat", unknown)]
         due = self.backlog.due_mail
         mail = f"{due} due" + (f", the oldest for {_ago(self.oldest_mail_wait)}" if due else "")
         if due and self.backlog.last_error:
@@ -73,7 +76,14 @@ class Readiness:
             else f"behind: a reminder has waited {_ago(self.oldest_reminder_wait)} to be "
             f"queued{not_running}"
         )
-        return [("database", schema), ("mail", mail), ("sender", sender), ("reminders", sweep)]
+        chat = f"{self.backlog.due_chat} due; {self.backlog.failed_chat} failed"
+        return [
+            ("database", schema),
+            ("mail", mail),
+            ("sender", sender),
+            ("reminders", sweep),
+            ("chat", chat),
+        ]
 
     def as_dict(self) -> dict[str, Any]:
         mail_wait, reminder_wait = self.oldest_mail_wait, self.oldest_reminder_wait
@@ -86,6 +96,7 @@ class Readiness:
                 "failed": self.backlog.failed_mail,
                 "last_error": self.backlog.last_error,
             },
+            "chat": {"due": self.backlog.due_chat, "failed": self.backlog.failed_chat},
             "jobs": {
                 "sender": {"keeping_up": self.mail_keeping_up},
                 "reminders": {
@@ -103,14 +114,20 @@ async def readiness(
 ) -> Readiness:
     """Read what `juneplum status` shows."""
     now = services.clock.now()
+    revision, head = await migrate.current(services.db), migrate.head()
+    # The tables are read only as this version knows them: behind, they may lack a column.
+    waiting = await backlog(services.db, now) if revision == head else UNKNOWN
     return Readiness(
         now=now,
-        revision=await migrate.current(services.db),
-        head=migrate.head(),
-        backlog=await backlog(services.db, now),
+        revision=revision,
+        head=head,
+        backlog=waiting,
         mail_limit=mail_limit,
         reminder_limit=reminder_limit,
     )
+
+
+UNKNOWN = Backlog(0, None, 0, None, None)
 
 
 def _ago(wait: timedelta | None) -> str:

@@ -67,6 +67,7 @@ class ChatDispatcher:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:chat:{id(self):x}"
         self._lanes: set[asyncio.Task[None]] = set()
         self._last_send: dict[int, float] = {}  # conversation id -> monotonic time
+        self._unmarked: list[tuple[QueuedChat, str | None]] = []  # sent, mark not yet written
         self._stopping = False
 
     def stop(self) -> None:
@@ -79,7 +80,7 @@ class ChatDispatcher:
 
     async def tick(self) -> int:
         """Claim what is due and start its conversations; returns how many deliveries."""
-        if self._stopping or not self.senders:
+        if self._stopping or not self.senders or not await self._marks_written():
             return 0
         claimed_at = self.clock.now()
         platforms = [p.value for p in self.senders]
@@ -196,11 +197,9 @@ class ChatDispatcher:
         content = await drawn.content(delivery, conversation)
         if content is None:
             return False
-        now = self.clock.now
         if delivery.kind is ChatKind.CARD and delivery.booking_id is not None:
             ref = await self._timed(sender.post(conversation, content))
-            if not await self.outbox.mark_posted(delivery, self.name, ref, now()):
-                log.warning("chat.lease_lost", id=delivery.id)
+            await self._mark(delivery, ref)
             return True
         if delivery.kind is ChatKind.REDRAW and delivery.booking_id is not None:
             for ref in await self.conversations.messages(conversation.id, delivery.booking_id):
@@ -210,8 +209,36 @@ class ChatDispatcher:
                     await self.conversations.forget_message(conversation.id, ref)
         else:
             await self._timed(sender.post(conversation, content))
-        await self.outbox.mark_sent_many([delivery.id], self.name, now())
+        await self._mark(delivery, None)
         return True
+
+    async def _mark(self, delivery: QueuedChat, posted: str | None) -> None:
+        """Mark a delivery sent (with the message it posted). A mark the database can't
+        take now (a full disk) is kept here and written before anything new is claimed, so
+        a sent card is never sent again by this process."""
+        try:
+            if not await self._write_mark(delivery, posted):
+                log.warning("chat.lease_lost", id=delivery.id)
+        except Exception as exc:
+            log.warning("chat.unmarked", id=delivery.id, error=type(exc).__name__)
+            self._unmarked.append((delivery, posted))
+
+    async def _write_mark(self, delivery: QueuedChat, posted: str | None) -> bool:
+        now = self.clock.now()
+        if posted is not None:
+            return await self.outbox.mark_posted(delivery, self.name, posted, now)
+        return bool(await self.outbox.mark_sent_many([delivery.id], self.name, now))
+
+    async def _marks_written(self) -> bool:
+        """Write the marks kept from earlier; whether none is left."""
+        left: list[tuple[QueuedChat, str | None]] = []
+        for delivery, posted in self._unmarked:
+            try:
+                await self._write_mark(delivery, posted)
+            except Exception:
+                left.append((delivery, posted))
+        self._unmarked = left
+        return not left
 
     async def _timed(self, call: Awaitable[T]) -> T:
         try:

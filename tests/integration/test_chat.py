@@ -5,6 +5,8 @@ retries, restarts and conversations that are gone."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,12 +14,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
-from bot.app import Services
+from bot.app import Services, build_services
 from bot.chat.dispatcher import ChatDispatcher, ChatSettings
 from bot.chat.sending import SendFailed
 from bot.mail.dispatcher import Dispatcher, DispatchSettings
 from bot.mail.transport import SmtpTransport
+from bot.settings import Settings
 from core.cards import ActionId, Card
 from core.chat import Acted, Content, Conversation, ConversationKey, Person, Platform, ReasonPrompt
 from core.clock import FixedClock
@@ -25,9 +29,11 @@ from core.lifecycle import MoveOutcome, Status
 from core.model import Business, Channel
 from core.notifications import DeliveryStatus, MailKind
 from core.replies import BookingCard, Problem, RefundMarked
+from storage import migrate
 from storage.tables import booking_history, chat_messages, conversation_log, outbox
 from tests.chat_platform import FakePlatform
 from tests.conftest import PAGE, _migrated, _plum_salon, _truncate, new_booking
+from tests.integration.test_outages import fill, small_disk
 from tests.smtp_server import SmtpServer
 
 SALON = ConversationKey(Platform.SLACK, "T1", "C-salon")
@@ -593,3 +599,50 @@ async def test_gone_again_for_an_unreachable_conversation_is_skipped_not_retried
     assert [
         d for d in await services.outbox.listing([DeliveryStatus.PENDING]) if d.id == failed.id
     ] == []
+
+
+class FillsTheDisk(FakePlatform):
+    """The disk fills as the platform accepts the first card."""
+
+    def __init__(self, disk: Path) -> None:
+        super().__init__()
+        self.disk = disk
+        self.filler: Path | None = None
+
+    async def post(self, conversation: Conversation, content: Content) -> str:
+        ref = await super().post(conversation, content)
+        if self.filler is None:
+            self.filler = fill(self.disk)
+        return ref
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root")
+async def test_a_full_disk_never_doubles_a_card_whose_mark_could_not_be_written(
+    clock: FixedClock, tmp_path: Path
+) -> None:
+    with small_disk(tmp_path / "small", "16m") as disk:
+        settings = Settings(database_url=f"sqlite:///{disk / 'juneplum.db'}", _env_file=None)
+        platform = FillsTheDisk(disk)
+        services = build_services(settings, clock=clock, senders={Platform.SLACK: platform})
+        try:
+            await migrate.upgrade(services.db)
+            business = await _plum_salon(services)
+            await link(services, business, SALON)
+            await book(services, business)
+            with contextlib.suppress(OperationalError):
+                await services.chat_dispatcher.drain()
+            for _ in range(3):  # the claim's lease runs out, and out again: still full
+                clock.advance(seconds=70)
+                with contextlib.suppress(OperationalError):
+                    await services.chat_dispatcher.drain()
+            assert platform.filler is not None
+            platform.filler.unlink()  # space again
+            clock.advance(seconds=70)
+            await services.chat_dispatcher.drain()
+            sent = await services.outbox.listing([DeliveryStatus.SENT])
+            shown = await services.conversations.messages(1, 1)
+        finally:
+            await services.aclose()
+    assert len(platform.posts) == 1  # the card once
+    assert [d.kind.value for d in sent if d.recipient.startswith("slack")] == ["chat.card"]
+    assert shown == [platform.posts[0].ref]  # and its message is recorded, to be redrawn
