@@ -13,6 +13,7 @@ from bot.mail.dispatcher import Dispatcher, DispatchSettings
 from bot.mail.transport import FileTransport, MailTransport, SmtpTransport
 from bot.scheduler import Background
 from bot.settings import Settings
+from bot.telegram.surface import TelegramSurface
 from core.chat import ChatDesk, Platform
 from core.clock import Clock, SystemClock
 from core.desk import Desk
@@ -131,4 +132,6 @@ def build_services(
 def chat_surfaces(settings: Settings, chat: ChatDesk, clock: Clock) -> list[Surface]:
     """The chat platforms whose tokens are set (none: the console is the only surface)."""
     found: list[Surface] = []
+    if settings.telegram_bot_token:
+        found.append(TelegramSurface.from_settings(settings, chat))
     return found

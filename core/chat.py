@@ -121,6 +121,11 @@ class Conversations(Protocol):
         """Remember a message that shows a booking, so every change redraws it."""
         ...
 
+    async def mark_unreachable(self, conversation_id: int, reason: str, at: datetime) -> bool:
+        """The platform says the conversation is gone: nothing more is sent there until it is
+        linked again, and the owner is told elsewhere. False when there was nothing to mark."""
+        ...
+
 
 class ChatKind(StrEnum):
     """What a chat delivery does (the outbox's `kind` for chat rows)."""
@@ -290,6 +295,15 @@ class ChatDesk:
         if found is None or found.business_id is None:
             return None
         return await self.desk.business(found.business_id)
+
+    async def gone(self, key: ConversationKey, reason: str) -> bool:
+        """The platform told us, unasked, that a conversation is gone (the bot was removed or
+        blocked): mark it unreachable, as a failed send would. False when it wasn't linked or
+        was already marked."""
+        found = await self.conversations.find(key)
+        if found is None or found.business_id is None:
+            return False
+        return await self.conversations.mark_unreachable(found.id, reason, self.clock.now())
 
     async def command(self, key: ConversationKey, person: Person, text: str) -> Reply:
         """A typed line (`/bookings today`, `confirm 42`) from a conversation."""
