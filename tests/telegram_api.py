@@ -103,6 +103,7 @@ class FakeBotApi:
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _next_message: dict[int, itertools.count[int]] = field(default_factory=dict)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    closing: bool = False
 
     @property
     def app(self) -> Starlette:
@@ -123,6 +124,12 @@ class FakeBotApi:
         """The next `times` calls of `method` (to `chat_id`, if given) fail like this."""
         for _ in range(times):
             self._failures[method].append(Failure(status, description, retry_after, chat_id))
+
+    async def close(self) -> None:
+        """End every long poll now (so the server can stop without waiting them out)."""
+        async with self._changed:
+            self.closing = True
+            self._changed.notify_all()
 
     async def push(self, *updates: dict[str, Any]) -> None:
         """Updates for getUpdates to hand out."""
@@ -218,7 +225,7 @@ class FakeBotApi:
             if not due() and timeout > 0:
                 try:
                     async with asyncio.timeout(timeout):
-                        await self._changed.wait_for(lambda: bool(due()))
+                        await self._changed.wait_for(lambda: bool(due()) or self.closing)
                 except TimeoutError:
                     pass
             return _ok(due()[:100])

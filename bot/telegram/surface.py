@@ -102,6 +102,7 @@ class TelegramSurface:
         self.sender: ChatSender = TelegramSender(self.app.bot, pace)
         self._filter = TokenFilter(token)
         self._polling_since: float | None = None
+        self.conflict_window = CONFLICT_WINDOW_SECONDS
         self._conflict: asyncio.Task[None] | None = None
 
     @classmethod
@@ -166,12 +167,12 @@ class TelegramSurface:
             else:
                 await self._start_polling()
         except InvalidToken:
-            await self.stop()
+            await self._abandon()
             raise CannotStart(
                 "Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather (/token)."
             ) from None
         except TelegramError as exc:
-            await self.stop()
+            await self._abandon()
             raise CannotStart(
                 f"Telegram can't be reached at {self.api_url}: {exc.message}"
             ) from None
@@ -180,6 +181,12 @@ class TelegramSurface:
             bot=self.app.bot.username,
             mode="webhook" if self.webhook_url else "polling",
         )
+
+    async def _abandon(self) -> None:
+        """A start that failed: stop what started, and close the client getMe opened (an
+        Application that never initialised doesn't close it on shutdown)."""
+        await self.stop()
+        await self.app.bot.request.shutdown()
 
     async def _start_polling(self) -> None:
         updater = self.app.updater
@@ -199,7 +206,7 @@ class TelegramSurface:
         if (
             isinstance(exc, Conflict)
             and since is not None
-            and time.monotonic() - since < CONFLICT_WINDOW_SECONDS
+            and time.monotonic() - since < self.conflict_window
             and self._conflict is None
         ):
             log.error(
@@ -207,15 +214,25 @@ class TelegramSurface:
                 reason="another instance is polling with this bot token (409 Conflict), so "
                 "this one stops polling; stop the other one, or set PUBLIC_URL for a webhook",
             )
-            self._conflict = asyncio.get_running_loop().create_task(self._stop_polling())
+            self._conflict = asyncio.get_running_loop().create_task(self._stop_polling(quiet=True))
             return
         log.warning("telegram.polling_failed", error=type(exc).__name__)
 
-    async def _stop_polling(self) -> None:
+    async def _stop_polling(self, *, quiet: bool = False) -> None:
+        """Stop polling. `quiet`: after a conflict, PTB's last getUpdates (which confirms the
+        offset) is refused too; its traceback would only repeat what we said."""
         updater = self.app.updater
-        if updater is not None and updater.running:
+        if updater is None or not updater.running:
+            return
+        updater_log = logging.getLogger("telegram.ext.Updater")
+        level = updater_log.level
+        if quiet:
+            updater_log.setLevel(logging.CRITICAL)
+        try:
             await updater.stop()
-            log.info("telegram.polling_stopped")
+        finally:
+            updater_log.setLevel(level)
+        log.info("telegram.polling_stopped")
 
     async def stop(self) -> None:
         """Stop receiving, let handlers in flight finish, close the HTTP clients."""

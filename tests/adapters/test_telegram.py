@@ -44,6 +44,7 @@ async def api() -> AsyncIterator[FakeBotApi]:
     async with serving(fake.app) as url:
         fake.url = url
         yield fake
+        await fake.close()
 
 
 @pytest.fixture
