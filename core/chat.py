@@ -324,6 +324,9 @@ class ChatDesk:
         tap = read_tap(value)
         if tap is None:
             return Problem(wording.UNKNOWN_BUTTON)
+        move = tap.action.move
+        if move is not None and move is not Move.CANCEL:  # the guarded move reads it itself
+            return await self._move(business, tap, move, self.actor(key, person))
         try:
             booking = await self.desk.booking(business, tap.booking_id)
         except BookingNotFound as err:
@@ -332,10 +335,9 @@ class ChatDesk:
             return BookingCard(business, booking, await self.desk.card(business, booking))
         if tap.action is ActionId.REFUND_ISSUED:
             return await self._refund(business, booking, self.actor(key, person))
-        move = tap.action.move
         if move is None:  # pragma: no cover - every other action is a move
             return Problem(wording.UNKNOWN_BUTTON)
-        if move is Move.CANCEL and booking.status is tap.drawn and move in TRANSITIONS[tap.drawn]:
+        if booking.status is tap.drawn and move in TRANSITIONS[tap.drawn]:
             return ReasonPrompt(
                 booking.id, tap.drawn, wording.cancel_question(booking, business.zone)
             )
