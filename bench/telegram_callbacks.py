@@ -61,8 +61,8 @@ from core.lifecycle import Status
 from storage.tables import bookings
 
 TARGET_P99_MS = 10.0
-TOKEN = "7000001:AAH-bench-token-0123456789abcdef"
-SECRET = "bench-webhook-secret-0123456789"
+TOKEN = "7000001:AAH-bench-token-0123456789abcdef"  # noqa: S105 - the bench's own fake
+SECRET = "bench-webhook-secret-0123456789"  # noqa: S105 - the bench's own fake
 WARM_UP = 30  # taps not counted: the first ones fill caches and pools
 
 
@@ -115,10 +115,14 @@ def bot_api(port: int, pipe: Pipe) -> None:
 
     async def main() -> None:
         task = asyncio.create_task(server.serve())
-        while not server.started:
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
             await asyncio.sleep(0.01)
         pipe.send("up")
-        await asyncio.to_thread(pipe.recv_bytes)  # until the parent is done (EOF raises)
+        try:
+            await asyncio.to_thread(pipe.recv_bytes)  # until the parent is done (EOF raises)
+        finally:
+            server.should_exit = True
+            await task
 
     with contextlib.suppress(EOFError, OSError):
         asyncio.run(main())
@@ -255,7 +259,7 @@ async def measure(
         server = http_server(services)
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         try:
-            while not server.started:
+            while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
                 await asyncio.sleep(0.01)
             await surface.start()
             webhook = await Webhook.open(port)
@@ -313,7 +317,7 @@ async def run(args: argparse.Namespace, say: Console) -> list[Figure]:
     path = workdir / "telegram-bench.db"
     url = f"sqlite:///{path}"
     try:
-        if not path.exists():
+        if not await asyncio.to_thread(path.exists):
             say.print(f"sqlite: migrating and loading {shape.bookings:,} bookings")
             await prepare("sqlite", url, specs, datetime.now(UTC), args.seed, say)
         else:
@@ -328,10 +332,14 @@ async def run(args: argparse.Namespace, say: Console) -> list[Figure]:
         return await measure(url, args.taps, args.gap, chosen)
     finally:
         if not args.keep:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-            if args.workdir is None:
-                shutil.rmtree(workdir, ignore_errors=True)
+            await asyncio.to_thread(_remove, path, workdir if args.workdir is None else None)
+
+
+def _remove(path: Path, workdir: Path | None) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    if workdir is not None:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 async def _count(url: str, say: Console) -> None:

@@ -163,11 +163,19 @@ class TelegramChat:
             return
         asked = (chat.id, message.reply_to_message.message_id)
         question = self._questions.pop(asked, None)
+        key = conversation(update)
         if question is None:
-            if chat.type == ChatType.PRIVATE:
+            to_us = message.reply_to_message.from_user
+            if (
+                to_us is not None
+                and to_us.id == context.bot.id
+                and await self.chat.business_of(key)
+            ):
+                # A question this process never asked (or forgot in a restart): say so.
+                await self._say(context, update, render.Message(render.e(wording.PROMPT_EXPIRED)))
+            elif chat.type == ChatType.PRIVATE:
                 await self._run(update, context, message.text or "")
             return
-        key = conversation(update)
         done = await self.chat.cancel(
             key, person(update), question.booking_id, question.drawn, message.text
         )

@@ -185,6 +185,8 @@ async def test_cancel_asks_for_a_reason_then_shows_the_refund_and_refund_issued_
     assert f"Cancel #{booking_id} (Ana Silva · Haircut" in question.text
     question_id = max(k[1] for k in bot.api.messages if k[0] == OWNER_CHAT)
 
+    await bot.send(message(OWNER_CHAT, "ill", reply_to=question_id + 100))  # not our question
+    assert "That question has expired" in bot.api.called("sendMessage", OWNER_CHAT)[-1].text
     await bot.send(message(OWNER_CHAT, "x" * 501, reply_to=question_id))
     assert "under 500 characters" in bot.api.called("sendMessage", OWNER_CHAT)[-1].text
     assert (await bot.services.desk.booking(salon, booking_id)).status is Status.PENDING
