@@ -72,10 +72,6 @@ def person(update: Update) -> Person:
     return Person(str(user.id), user.full_name) if user else Person("", "someone")
 
 
-def _message_only() -> filters.BaseFilter:
-    return filters.UpdateType.MESSAGE
-
-
 class TelegramChat:
     """The bot's handlers, over the chat layer."""
 
@@ -86,7 +82,7 @@ class TelegramChat:
 
     def register(self, app: Application) -> None:  # type: ignore[type-arg]
         """Every handler, in the order they are tried."""
-        fresh = _message_only()
+        fresh = filters.UpdateType.MESSAGE  # edited messages are not asked again
         app.add_handler(TypeHandler(Update, self.once), group=-1)
         app.add_handler(CommandHandler("start", self.on_start, filters=fresh))
         app.add_handler(CommandHandler("unlink", self.on_unlink, filters=fresh))
@@ -126,9 +122,7 @@ class TelegramChat:
         """Stop posting this business's bookings here."""
         key = conversation(update)
         if await self.chat.business_of(key) is None:
-            await self._say(
-                context, update, render.Message(render.e(wording.not_linked("telegram")))
-            )
+            await self._say(context, update, render.words(wording.not_linked("telegram")))
             return
         await self._say(context, update, render.notice(await self.chat.unlink(key, person(update))))
 
@@ -154,7 +148,7 @@ class TelegramChat:
             text = wording.not_linked("telegram")
         else:
             text = wording.unknown_command((message.text or "").split(" ")[0][:64])
-        await self._say(context, update, render.Message(render.e(text)))
+        await self._say(context, update, render.words(text))
 
     async def on_reply(self, update: Update, context: Context) -> None:
         """The reason for a cancel, replied to its question; other replies are typed lines."""
@@ -172,7 +166,7 @@ class TelegramChat:
                 and await self.chat.business_of(key)
             ):
                 # A question this process never asked (or forgot in a restart): say so.
-                await self._say(context, update, render.Message(render.e(wording.PROMPT_EXPIRED)))
+                await self._say(context, update, render.words(wording.PROMPT_EXPIRED))
             elif chat.type == ChatType.PRIVATE:
                 await self._run(update, context, message.text or "")
             return
@@ -181,9 +175,9 @@ class TelegramChat:
         )
         if isinstance(done, Problem):  # too long: the question stays open
             self._questions[asked] = question
-            await self._say(context, update, render.Message(render.e(done.text)))
+            await self._say(context, update, render.words(done.text))
             return
-        await self._say(context, update, render.Message(render.e(done.text)))
+        await self._say(context, update, render.words(done.text))
         if question.card_message_id is not None:
             await self._edit(context, chat.id, question.card_message_id, render.acted(done))
 
@@ -252,9 +246,7 @@ class TelegramChat:
             if update.callback_query is not None:
                 await update.callback_query.answer(render.toast(wording.SOMETHING_WENT_WRONG))
             elif update.effective_chat is not None and update.effective_message is not None:
-                await self._say(
-                    context, update, render.Message(render.e(wording.SOMETHING_WENT_WRONG))
-                )
+                await self._say(context, update, render.words(wording.SOMETHING_WENT_WRONG))
 
     # Helpers: running a typed line, and the Bot API calls every handler makes.
 

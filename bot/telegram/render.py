@@ -153,6 +153,11 @@ def acted(answer: Acted) -> Message:
     return card(answer.card)
 
 
+def words(text: str) -> Message:
+    """A line of ours (which may quote someone's text), as a message."""
+    return Message(e(text))
+
+
 def notice(answer: Notice) -> Message:
     return Message(e(answer.text))
 

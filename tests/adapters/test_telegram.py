@@ -371,6 +371,9 @@ async def test_commands_list_bookings_compactly_with_pages(bot: Served, salon: B
     assert "Showing 1–20 of 23" in days
     assert "Did you mean <code>tomorrow</code>?" in typo
     assert "/today" in helped and "<pre>" in helped
+    await bot.send(message(OWNER_CHAT, "#3"))  # in a private chat, the words alone
+    details = bot.api.called("sendMessage", OWNER_CHAT)[-1]
+    assert "<b>#3 — Plum Salon</b>" in details.text and "ana@example.com" in details.text
 
 
 async def test_the_calendar_counts_each_day_and_a_tap_lists_that_day(
