@@ -5,15 +5,17 @@ sent."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from core.chat import Person
+from core.chat import Content, Person
 from core.clock import FixedClock
 from core.lifecycle import Status
 from core.model import Business
@@ -467,3 +469,15 @@ async def test_a_burst_under_rate_limits_gives_every_booking_one_card_in_each_ch
         assert [int(found.group(1)) for found in cards if found] == ids
     assert len(bot.api.called("sendMessage")) == 2 + 2 * 25 + 2  # links, cards, two refused
     assert await count(bot, outbox, outbox.c.channel == "chat", outbox.c.status != "sent") == 0
+
+
+async def test_the_whole_bot_sends_at_most_thirty_messages_a_second(
+    bot: Served, salon: Business
+) -> None:
+    await bot.link(salon, OWNER_CHAT)
+    (conversation,) = await bot.services.conversations.linked(salon.id)
+    content = Content(notice="ping")
+    began = time.monotonic()
+    await asyncio.gather(*(bot.surface.sender.post(conversation, content) for _ in range(31)))
+    assert time.monotonic() - began >= 1.0  # 31 sends: 30 gaps of 1/30 s
+    assert len(bot.api.delivered(OWNER_CHAT)) == 32
