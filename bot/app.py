@@ -13,7 +13,6 @@ from bot.mail.dispatcher import Dispatcher, DispatchSettings
 from bot.mail.transport import FileTransport, MailTransport, SmtpTransport
 from bot.scheduler import Background
 from bot.settings import Settings
-from bot.telegram.surface import TelegramSurface
 from core.chat import ChatDesk, Platform
 from core.clock import Clock, SystemClock
 from core.desk import Desk
@@ -133,5 +132,7 @@ def chat_surfaces(settings: Settings, chat: ChatDesk, clock: Clock) -> list[Surf
     """The chat platforms whose tokens are set (none: the console is the only surface)."""
     found: list[Surface] = []
     if settings.telegram_bot_token:
+        from bot.telegram.surface import TelegramSurface  # PTB only when Telegram is set
+
         found.append(TelegramSurface.from_settings(settings, chat))
     return found
