@@ -42,6 +42,7 @@ bench: $(BIN)/juneplum
 	$(BIN)/python -m bench.mail_delivery
 	$(BIN)/python -m bench.chat_delivery
 	$(BIN)/python -m bench.slack_acks
+	$(BIN)/python -m bench.telegram_callbacks
 
 clean:
 	rm -rf $(VENV) .tools .mypy_cache .pytest_cache .ruff_cache

@@ -148,6 +148,10 @@ def chat_surfaces(
                 app_token=_secret(settings.slack_app_token) or None,
             )
         )
+    if settings.telegram_bot_token is not None:
+        from bot.telegram.surface import TelegramSurface  # PTB only when Telegram is set
+
+        found.append(TelegramSurface.from_settings(settings, chat))
     return found
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from pathlib import Path
@@ -48,6 +49,42 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None  # Socket Mode, for owners with no public URL
     slack_api_url: str = "https://slack.com/api/"
     telegram_bot_token: SecretStr | None = None
+    # Telegram: with PUBLIC_URL, updates come to <PUBLIC_URL>/telegram/webhook (else polling).
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    public_url: str | None = None
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        secret = value.get_secret_value()
+        if secret.lower() in PLACEHOLDERS:
+            raise ValueError("is still a placeholder; set a random one (e.g. openssl rand -hex 32)")
+        if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", secret):
+            raise ValueError("use 16 to 256 characters of A-Z a-z 0-9 _ - (Telegram's rule)")
+        return value
+
+    @field_validator("telegram_api_url", "public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError("must be an http:// or https:// address, like https://bot.example.com")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _webhook_needs_its_secret(self) -> Settings:
+        if self.telegram_bot_token and self.public_url and not self.telegram_webhook_secret:
+            raise ValueError(
+                "PUBLIC_URL makes Telegram post updates to a webhook: set TELEGRAM_WEBHOOK_SECRET "
+                "too, so only Telegram's requests are taken"
+            )
+        if self.telegram_api_url is None:
+            raise ValueError("TELEGRAM_API_URL can't be empty (the default is Telegram's)")
+        return self
 
     @field_validator("database_url")
     @classmethod

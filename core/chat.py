@@ -121,6 +121,11 @@ class Conversations(Protocol):
         """Remember a message that shows a booking, so every change redraws it."""
         ...
 
+    async def mark_unreachable(self, conversation_id: int, reason: str, at: datetime) -> bool:
+        """The platform says the conversation is gone: nothing more is sent there until it is
+        linked again, and the owner is told elsewhere. False when there was nothing to mark."""
+        ...
+
 
 class ChatKind(StrEnum):
     """What a chat delivery does (the outbox's `kind` for chat rows)."""
@@ -305,6 +310,15 @@ class ChatDesk:
             return None
         return await self.desk.business(found.business_id)
 
+    async def gone(self, key: ConversationKey, reason: str) -> bool:
+        """The platform told us, unasked, that a conversation is gone (the bot was removed or
+        blocked): mark it unreachable, as a failed send would. False when it wasn't linked or
+        was already marked."""
+        found = await self.conversations.find(key)
+        if found is None or found.business_id is None:
+            return False
+        return await self.conversations.mark_unreachable(found.id, reason, self.clock.now())
+
     async def command(self, key: ConversationKey, person: Person, text: str) -> Reply:
         """A typed line (`/bookings today`, `confirm 42`) from a conversation."""
         business = await self.business_of(key)
@@ -324,6 +338,9 @@ class ChatDesk:
         tap = read_tap(value)
         if tap is None:
             return Problem(wording.UNKNOWN_BUTTON)
+        move = tap.action.move
+        if move is not None and move is not Move.CANCEL:  # the guarded move reads it itself
+            return await self._move(business, tap, move, self.actor(key, person))
         try:
             booking = await self.desk.booking(business, tap.booking_id)
         except BookingNotFound as err:
@@ -332,10 +349,9 @@ class ChatDesk:
             return BookingCard(business, booking, await self.desk.card(business, booking))
         if tap.action is ActionId.REFUND_ISSUED:
             return await self._refund(business, booking, self.actor(key, person))
-        move = tap.action.move
         if move is None:  # pragma: no cover - every other action is a move
             return Problem(wording.UNKNOWN_BUTTON)
-        if move is Move.CANCEL and booking.status is tap.drawn and move in TRANSITIONS[tap.drawn]:
+        if booking.status is tap.drawn and move in TRANSITIONS[tap.drawn]:
             return ReasonPrompt(
                 booking.id, tap.drawn, wording.cancel_question(booking, business.zone)
             )

@@ -402,3 +402,57 @@ SLACK_UNREACHABLE = (
     "Slack did not answer when connecting over Socket Mode; check the network, or set "
     "SLACK_API_URL if it is not https://slack.com/api/."
 )
+
+
+# Telegram
+
+# The bot's command menu (setMyCommands): each shortcut stands for a line of the language.
+TELEGRAM_COMMANDS = (
+    ("bookings", "Any view or action: today, pending, #42, confirm 42, help…"),
+    ("today", "Today's bookings"),
+    ("pending", "Bookings waiting for your confirmation"),
+    ("search", "Find bookings by customer or service: /search ana"),
+    ("calendar", "Bookings per day of the month"),
+    ("help", "What you can ask"),
+    ("unlink", "Stop posting this business's bookings here"),
+)
+TELEGRAM_HELP_INTRO = (
+    "In Telegram: /today · /pending · /search ana · /calendar, or /bookings with anything "
+    "below (/bookings 2026-12-01, /bookings #42, /bookings confirm 42). /unlink stops the "
+    "alerts here."
+)
+SOMETHING_WENT_WRONG = SOMETHING_WRONG
+CANCEL_ASKED = "Reply with a reason for the customer, or press “Cancel without a reason”."
+SKIP_REASON = "Cancel without a reason"
+KEEP_BOOKING = "Don't cancel"
+REASON_PLACEHOLDER = "Reason for the customer (optional)"
+NOT_CANCELLED = "Not cancelled. Here is the booking as it is."
+PROMPT_EXPIRED = "That question has expired; press Cancel on the booking again."
+NEXT_PAGE = "Next ›"
+PREVIOUS_PAGE = "‹ Previous"
+EARLIER_MONTH = "‹"
+LATER_MONTH = "›"
+WEEKDAYS_SHORT = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
+REMOVED_FROM_CHAT = "the bot was removed from the chat"
+BLOCKED_BY_USER = "the bot was blocked"
+
+
+def details_below(title: str) -> str:
+    return f"The details of {title} are below."
+
+
+def unknown_command(command: str) -> str:
+    return f"I don't know {command}. Type /help for what I understand."
+
+
+def list_footer(first: int, last: int, total: str, zone: str) -> str:
+    return f"Showing {first}–{last} of {total} ({zone})."
+
+
+def calendar_title(month_name: str, year: int) -> str:
+    return f"{month_name} {year} — bookings per day"
+
+
+def calendar_hint(total: int) -> str:
+    shown = "1 active booking" if total == 1 else f"{total} active bookings"
+    return f"{shown}. Tap a day to list it."

@@ -3,6 +3,7 @@ answer as a real platform does when things go wrong (rate limited, a server erro
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,6 +35,7 @@ class FakePlatform:
     def __init__(self, platform: Platform = Platform.SLACK, pace: float = 0.0) -> None:
         self.platform = platform
         self.pace = timedelta(seconds=pace)
+        self.delay = 0.0  # seconds each post takes
         self.posts: list[Sent] = []
         self.edits: list[Sent] = []
         self._next = 0
@@ -58,6 +60,8 @@ class FakePlatform:
             raise trouble.popleft()
 
     async def post(self, conversation: Conversation, content: Content) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self._check(conversation)
         self._next += 1
         ref = f"m{self._next}"

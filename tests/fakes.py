@@ -26,8 +26,10 @@ from core.folding import search_text
 from core.lifecycle import Move, Status
 from core.model import (
     Actor,
+    ActorKind,
     Booking,
     Business,
+    Channel,
     CustomerRecord,
     HistoryEntry,
     NewBooking,
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from core.chat import Conversations
     from core.ports import BookingStore
 
+PLATFORM = Actor(ActorKind.SYSTEM, Channel.SYSTEM, "platform")  # as storage.conversations
 # As storage.bookings: lists count matches up to this many past the page; more is "N+".
 COUNT_HORIZON = 200
 # As storage.bookings: overlaps are looked for a day back, nothing lasts longer.
@@ -322,6 +325,14 @@ class InMemoryConversations:
             for m in self.posted
         ):
             self.posted.append(PostedMessage(conversation_id, booking_id, message_ref, at))
+
+    async def mark_unreachable(self, conversation_id: int, reason: str, at: datetime) -> bool:
+        for key, row in self.conversations.items():
+            if row.id == conversation_id and row.business_id is not None and not row.unreachable:
+                self.conversations[key] = replace(row, unreachable=True)
+                self.log.append(LogEntry(row.id, row.business_id, "unreachable", PLATFORM, at))
+                return True
+        return False
 
     async def messages(self, conversation_id: int, booking_id: int) -> list[str]:
         """The messages in a conversation that show a booking, oldest first."""
