@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -234,6 +235,9 @@ class Notice:
 
 ChatReply = Reply | Acted | ReasonPrompt | Notice
 
+# Hears a tap's outcome (its words, whether it changed anything) before the card is redrawn.
+Told = Callable[[str, bool], Awaitable[None]]
+
 
 def cancel_reason(text: str | None) -> str | None:
     """An optional cancellation reason, trimmed; empty means none.
@@ -327,11 +331,15 @@ class ChatDesk:
         return await self.desk.handle(business.id, text, self.actor(key, person))
 
     async def tap(
-        self, key: ConversationKey, person: Person, value: object
+        self, key: ConversationKey, person: Person, value: object, told: Told | None = None
     ) -> Acted | ReasonPrompt | BookingCard | Problem:
         """A button pressed on a card. The payload is never trusted: the booking is read
         again, within the conversation's business, and the move applies only if the booking
-        still has the status the card showed."""
+        still has the status the card showed.
+
+        `told`, if given, hears a move's outcome (its words, and whether it changed
+        anything) as soon as the move is settled, before the card is drawn again: a surface
+        that must answer a tap quickly (Telegram's toast) answers from it."""
         business = await self.business_of(key)
         if business is None:
             return Problem(wording.not_linked(key.platform.value))
@@ -340,7 +348,7 @@ class ChatDesk:
             return Problem(wording.UNKNOWN_BUTTON)
         move = tap.action.move
         if move is not None and move is not Move.CANCEL:  # the guarded move reads it itself
-            return await self._move(business, tap, move, self.actor(key, person))
+            return await self._move(business, tap, move, self.actor(key, person), told=told)
         try:
             booking = await self.desk.booking(business, tap.booking_id)
         except BookingNotFound as err:
@@ -377,16 +385,27 @@ class ChatDesk:
         return await self._move(business, tap, Move.CANCEL, self.actor(key, person), cleaned)
 
     async def _move(
-        self, business: Business, tap: Tap, move: Move, actor: Actor, reason: str | None = None
+        self,
+        business: Business,
+        tap: Tap,
+        move: Move,
+        actor: Actor,
+        reason: str | None = None,
+        told: Told | None = None,
     ) -> Acted | Problem:
         try:
             done = await self.desk.act(business, tap.booking_id, move, actor, reason, tap.drawn)
         except IllegalMove as err:
-            return await self._refused(business, tap.booking_id, wording.illegal_move(err))
+            text = wording.illegal_move(err)
+            if told is not None:
+                await told(text, False)
+            return await self._refused(business, tap.booking_id, text)
         except DomainError as err:
             return Problem(wording.domain_error(err))
-        card = await self.desk.card(business, done.booking)
-        return Acted(_move_text(done), card, done.outcome is MoveOutcome.APPLIED)
+        text, ok = _move_text(done), done.outcome is MoveOutcome.APPLIED
+        if told is not None:
+            await told(text, ok)
+        return Acted(text, await self.desk.card(business, done.booking), ok)
 
     async def _refund(self, business: Business, booking: Booking, actor: Actor) -> Acted | Problem:
         try:

@@ -226,8 +226,17 @@ class TelegramChat:
                     done = kept if isinstance(kept, Problem) else Problem(wording.UNKNOWN_BUTTON)
             await self._answered(context, query, done)
             return
-        result = await self.chat.tap(key, who, wanted)
-        if isinstance(result, ReasonPrompt):
+        toasted: list[str] = []
+
+        async def toast(text: str, ok: bool) -> None:  # before the card is drawn again
+            toasted.append(text)
+            await query.answer(render.toast(text))
+
+        result = await self.chat.tap(key, who, wanted, told=toast)
+        if toasted:  # answered already: only the redraw is left
+            if isinstance(result, Acted):
+                await self._redrawn(context, query, result)
+        elif isinstance(result, ReasonPrompt):
             await query.answer(render.toast(wording.CANCEL_ASKED))
             await self._ask_reason(context, query, result)
         elif isinstance(result, BookingCard):
@@ -263,7 +272,12 @@ class TelegramChat:
     ) -> None:
         """A tap's outcome: a toast always; the tapped message redrawn when there is a card."""
         await query.answer(render.toast(done.text))
-        if isinstance(done, Acted) and done.card is not None and query.message is not None:
+        if isinstance(done, Acted):
+            await self._redrawn(context, query, done)
+
+    async def _redrawn(self, context: Context, query: CallbackQuery, done: Acted) -> None:
+        """The tapped message, redrawn with the card as it now is."""
+        if done.card is not None and query.message is not None:
             await self._edit(
                 context, query.message.chat.id, query.message.message_id, render.acted(done)
             )
