@@ -88,7 +88,7 @@ def build_services(
     conversations = SqlConversations(db, chat_queue, queue)
     desk = Desk(store, clock)
     chat = ChatDesk(desk, conversations, clock)
-    found = list(surfaces) if surfaces is not None else chat_surfaces(settings, chat, conversations)
+    found = list(surfaces) if surfaces is not None else chat_surfaces(settings, chat)
     every_sender = {s.platform: s.sender for s in found} | dict(senders or {})
     chat_dispatcher = ChatDispatcher(
         outbox, conversations, chat, every_sender, clock, name=dispatcher_name
@@ -130,9 +130,7 @@ def build_services(
     )
 
 
-def chat_surfaces(
-    settings: Settings, chat: ChatDesk, conversations: SqlConversations
-) -> list[Surface]:
+def chat_surfaces(settings: Settings, chat: ChatDesk) -> list[Surface]:
     """The chat platforms whose tokens are set (none: the console is the only surface)."""
     found: list[Surface] = []
     if settings.slack_bot_token is not None:
@@ -141,7 +139,6 @@ def chat_surfaces(
         found.append(
             SlackSurface(
                 chat,
-                conversations,
                 bot_token=settings.slack_bot_token.get_secret_value(),
                 signing_secret=_secret(settings.slack_signing_secret),
                 api_url=settings.slack_api_url,

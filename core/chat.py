@@ -103,6 +103,10 @@ class Conversations(Protocol):
 
     async def find(self, key: ConversationKey) -> Conversation | None: ...
 
+    async def linked_in(self, platform: Platform, workspace: str) -> list[Conversation]:
+        """The linked, reachable conversations of one workspace (a Slack team)."""
+        ...
+
     async def add_link_code(self, business_id: int, digest: str, at: datetime) -> None: ...
 
     async def link(

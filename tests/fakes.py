@@ -19,6 +19,7 @@ from core.chat import (
     ConversationKey,
     LinkOutcome,
     LinkResult,
+    Platform,
 )
 from core.errors import IdempotencyConflict
 from core.events import Event
@@ -269,6 +270,16 @@ class InMemoryConversations:
 
     async def find(self, key: ConversationKey) -> Conversation | None:
         return self.conversations.get(key)
+
+    async def linked_in(self, platform: Platform, workspace: str) -> list[Conversation]:
+        return [
+            c
+            for c in self.conversations.values()
+            if c.key.platform is platform
+            and c.key.workspace == workspace
+            and c.business_id is not None
+            and not c.unreachable
+        ]
 
     async def add_link_code(self, business_id: int, digest: str, at: datetime) -> None:
         if digest in self._codes:  # the digest is the table's primary key

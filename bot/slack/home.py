@@ -24,7 +24,6 @@ from core.chat import ChatDesk, ConversationKey, Platform
 from core.model import Actor, ActorKind, Business, Channel
 from core.periods import local_today
 from core.replies import BookingList, Reply
-from storage.conversations import SqlConversations
 
 log = logs.get("bot.slack")
 REMEMBER_VIEWERS_S = 24 * 3600
@@ -39,12 +38,10 @@ class Home:
     def __init__(
         self,
         chat: ChatDesk,
-        conversations: SqlConversations,
         members: Members,
         client: AsyncWebClient,
     ) -> None:
         self.chat = chat
-        self.conversations = conversations
         self.members = members
         self.client = client
         self._viewers: dict[tuple[str, str], tuple[float, frozenset[int]]] = {}
@@ -54,7 +51,7 @@ class Home:
     async def businesses_for(self, team: str, user: str) -> list[tuple[Business, str]]:
         """The businesses the person may act for, each with a linked channel of theirs."""
         found: dict[int, tuple[Business, str]] = {}
-        for conversation in await self.conversations.linked_in(Platform.SLACK, team):
+        for conversation in await self.chat.conversations.linked_in(Platform.SLACK, team):
             business_id = conversation.business_id
             if business_id is None or business_id in found:
                 continue

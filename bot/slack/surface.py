@@ -35,7 +35,6 @@ from bot.slack.members import Members
 from bot.slack.sender import SlackSender
 from core import wording
 from core.chat import ChatDesk, Content, Conversation, Platform
-from storage.conversations import SqlConversations
 
 log = logs.get("bot.slack")
 EVENTS_PATH = "/slack/events"
@@ -51,7 +50,6 @@ class SlackSurface:
     def __init__(
         self,
         chat: ChatDesk,
-        conversations: SqlConversations,
         *,
         bot_token: str,
         signing_secret: str,
@@ -78,7 +76,7 @@ class SlackSurface:
             logger=bolt_log,
         )
         self.members = Members(self.client)
-        self.home = Home(chat, conversations, self.members, self.client)
+        self.home = Home(chat, self.members, self.client)
         SlackListeners(chat, self.client, self.members, self.home).register(self.app)
         self.sender: ChatSender = _RefreshingHome(
             SlackSender(AsyncWebClient(token=bot_token, base_url=api_url)), self.home
