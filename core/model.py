@@ -117,6 +117,24 @@ class Payment:
     status: PaymentStatus = PaymentStatus.PAID
 
 
+class RefundState(StrEnum):
+    """Where a booking's refund stands: the one source of truth for money going back."""
+
+    NONE = "none"  # nothing to refund
+    OWED = "owed"  # cancelled after payment, not yet refunded
+    ISSUED = "issued"  # the owner's "Refund issued" or the provider's report
+
+
+@dataclass(frozen=True)
+class Refund:
+    """A booking's refund record; `amount` is what is owed or was issued."""
+
+    state: RefundState
+    amount: Decimal | None = None
+    currency: str = ""
+    issued_at: datetime | None = None
+
+
 class Note(StrEnum):
     """A history entry that records a fact without moving the booking."""
 
@@ -185,6 +203,16 @@ class Booking:
             if entry.note is Note.REFUND_ISSUED:
                 return entry
         return None
+
+    @property
+    def refund(self) -> Refund:
+        """The refund record, read from the booking's status, payment and history."""
+        issued = self.refund_issued
+        if issued is not None:
+            return Refund(RefundState.ISSUED, self.payment.amount, self.payment.currency, issued.at)
+        if self.refund_owed:
+            return Refund(RefundState.OWED, self.payment.amount, self.payment.currency)
+        return Refund(RefundState.NONE, currency=self.payment.currency)
 
     @property
     def refund_owed(self) -> bool:
