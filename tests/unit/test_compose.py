@@ -30,6 +30,8 @@ from core.model import (
     Payment,
     PaymentStatus,
     Provider,
+    Refund,
+    RefundState,
     Service,
 )
 from core.notifications import MailKind
@@ -78,6 +80,11 @@ def booking(
         created_at=START - timedelta(days=2),
         notes=notes,
         history=history,
+        refund=(
+            Refund(RefundState.ISSUED, Decimal("1045.50"), "USD", NOW)
+            if payment_status is PaymentStatus.REFUNDED
+            else Refund(RefundState.NONE)
+        ),
     )
 
 
