@@ -24,6 +24,7 @@ class FakePayPal:
         self.calls: Counter[str] = Counter()
         self.orders: dict[str, dict[str, Any]] = {}
         self.verified: list[dict[str, Any]] = []  # each verification request's body
+        self.expires_in = 32400  # seconds a token lasts (PayPal's usual nine hours)
         self.app = FastAPI()
         self.app.add_api_route("/v1/oauth2/token", self.token, methods=["POST"])
         self.app.add_api_route(
@@ -45,7 +46,7 @@ class FakePayPal:
                 "access_token": TOKEN,
                 "token_type": "Bearer",
                 "app_id": "APP-80W284485P519543T",
-                "expires_in": 32400,
+                "expires_in": self.expires_in,
                 "nonce": "2026-11-25T14:00:00Zabc",
             }
         )

@@ -242,6 +242,16 @@ async def test_a_repeated_event_is_answered_and_applied_once_with_the_token_reus
     assert shop.paypal.calls == {"token": 1, "verify": 3, "order": 1}
 
 
+async def test_a_token_about_to_expire_is_renewed(shop: Shop) -> None:
+    shop.paypal.expires_in = 30  # less than the minute kept in hand: never reused
+    sold(shop)
+    event = paypal_api.capture_completed("2GG279541U471931P", "5O190127TN364715T")
+    for _ in range(2):
+        assert (await post_paypal(shop, event)).status_code == 200
+    calls = shop.paypal.calls
+    assert calls["token"] == calls["verify"] + calls["order"] == 3  # a fresh token for each
+
+
 async def test_concurrent_deliveries_of_one_capture_make_one_booking_and_one_email(
     shop: Shop,
 ) -> None:
@@ -533,6 +543,10 @@ async def test_an_inkress_paid_order_makes_a_booking_and_its_refund_refunds_the_
     assert booking["needs_review"] is False
     assert booking["history"][0]["channel"] == "inkress"
     assert booking["customer"]["name"] == "Keisha Brown"
+    await shop.services.desk.act(shop.spa, booking_id, Move.CANCEL, OWNER)
+    _, card = await shop.services.desk.drawn(shop.spa, booking_id)
+    assert card.refund is not None
+    assert "open the order with reference INK-REF-7731 in your Inkress dashboard" in card.refund
 
     refund = inkress_event("order.refunded", event_id="evt_02")
     answer = await post_inkress(shop, refund, signed(refund, header="X-Inkress-Signature"))
