@@ -38,6 +38,7 @@ from core.errors import (
     TooLateToCancel,
 )
 from core.model import Actor, ActorKind, Booking, Business, Channel
+from core.payments import Payments
 from storage.businesses import SqlBusinesses
 from storage.database import outage
 
@@ -64,7 +65,12 @@ class Unauthorized(Exception):
 
 
 def build_api(
-    desk: Desk, businesses: SqlBusinesses, health: Health, *, max_body_bytes: int
+    desk: Desk,
+    businesses: SqlBusinesses,
+    health: Health,
+    *,
+    max_body_bytes: int,
+    payments: Payments,
 ) -> FastAPI:
     """The ASGI app, bound to the services it serves."""
     app = FastAPI(
@@ -127,7 +133,7 @@ def build_api(
         # The hot route reads its own request (see bot.api_input for how and why).
         owner = await business(request.headers.get("authorization"))
         body, key = intake_request(request.headers, await request.body())
-        booking, created = await desk.intake(owner, body.to_domain(key), API_ACTOR)
+        booking, created = await payments.take(owner, body.to_domain(key), API_ACTOR)
         log.info(
             "booking.intake",
             business=owner.id,

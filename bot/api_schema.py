@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -19,11 +20,23 @@ from pydantic import (
     Field,
     Strict,
     StringConstraints,
+    ValidationInfo,
     WithJsonSchema,
+    field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from bot.currencies import CODES, is_currency
-from core.model import Booking, Business, Customer, NewBooking, Payment, Provider, Service
+from core.model import (
+    Booking,
+    Business,
+    Customer,
+    NewBooking,
+    Payment,
+    PaymentStatus,
+    Provider,
+    Service,
+)
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc, exactly
 
@@ -123,18 +136,44 @@ class ServiceIn(BaseModel):
 
 
 class PaymentIn(BaseModel):
-    provider: Literal["inkress", "paypal"]
-    transaction_id: Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-        OneLine,
-        Field(
-            description=f"The provider's id of the payment. {NO_CONTROLS}",
-            json_schema_extra={"pattern": ONE_LINE_PATTERN},
-        ),
-    ]
+    provider: Literal["inkress", "paypal", "cash"] = Field(
+        description="cash: paid at the appointment (the booking's payment is `due` until it "
+        "is completed); no transaction id, and a repeat is recognised by its Idempotency-Key "
+        "alone."
+    )
+    transaction_id: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+            OneLine,
+            Field(
+                description=f"The provider's id of the payment; not for cash. {NO_CONTROLS}",
+                json_schema_extra={"pattern": ONE_LINE_PATTERN},
+            ),
+        ]
+        | None
+    ) = Field(default=None, validate_default=True)
     amount: Amount
     currency: Currency
+
+    @field_validator("transaction_id", mode="after")
+    @classmethod
+    def _transaction_named(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("provider", "cash") != "cash":
+            raise PydanticCustomError("missing", "Field required (only cash has none)")
+        return value
+
+    def to_domain(self, idempotency_key: str | None) -> Payment:
+        """The payment; cash gets a transaction id of its own (bookings are unique per
+        payment): from the Idempotency-Key, so a repeat is the same payment, else random."""
+        provider = Provider(self.provider)
+        if provider is not Provider.CASH:
+            return Payment(provider, self.transaction_id or "", self.amount, self.currency)
+        if idempotency_key:
+            cash_id = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+        else:
+            cash_id = secrets.token_hex(16)
+        return Payment(provider, f"cash-{cash_id}", self.amount, self.currency, PaymentStatus.DUE)
 
 
 class BookingIn(BaseModel):
@@ -197,12 +236,7 @@ class BookingIn(BaseModel):
             customer=Customer(self.customer.name, str(self.customer.email), self.customer.phone),
             service=Service(self.service.name, self.service.duration_minutes, self.service.price),
             start_at=self.start,
-            payment=Payment(
-                provider=Provider(self.payment.provider),
-                transaction_id=self.payment.transaction_id,
-                amount=self.payment.amount,
-                currency=self.payment.currency,
-            ),
+            payment=self.payment.to_domain(idempotency_key),
             notes=self.notes or None,
             idempotency_key=idempotency_key,
             fingerprint=self.fingerprint(),
@@ -257,6 +291,16 @@ class ServiceOut(BaseModel):
     price: Decimal | None
 
 
+class RefundOut(BaseModel):
+    """The booking's refund record: `owed` once a paid booking is cancelled, `issued` when
+    the owner or the provider says it went back. Money as a plain decimal string."""
+
+    state: Literal["none", "owed", "issued"]
+    amount: str | None
+    currency: str
+    issued_at: datetime | None
+
+
 class BookingOut(BaseModel):
     """A booking as the API answers it: plain fields (no email check on our own data), built
     from our own typed data without validation, and serialised by the endpoints themselves,
@@ -271,6 +315,11 @@ class BookingOut(BaseModel):
     start_local: str
     end: datetime
     payment: dict[str, str]
+    refund: RefundOut
+    needs_review: bool = Field(
+        description="The payment didn't match the service's price or the business's currency"
+    )
+    review_reason: str | None
     notes: str | None
     created_at: datetime
     history: list[HistoryOut]
@@ -302,6 +351,14 @@ class BookingOut(BaseModel):
                 "currency": booking.payment.currency,
                 "status": booking.payment.status.value,
             },
+            refund=RefundOut.model_construct(
+                state=booking.refund.state.value,
+                amount=None if booking.refund.amount is None else str(booking.refund.amount),
+                currency=booking.payment.currency,
+                issued_at=booking.refund.issued_at,
+            ),
+            needs_review=booking.needs_review,
+            review_reason=booking.review_reason,
             notes=booking.notes,
             created_at=booking.created_at,
             history=[

@@ -13,11 +13,13 @@ from bot.chat.sending import ChatSender
 from bot.chat.surface import Surface
 from bot.mail.dispatcher import Dispatcher, DispatchSettings
 from bot.mail.transport import FileTransport, MailTransport, SmtpTransport
+from bot.payments.paypal import PayPal, paypal_client
 from bot.scheduler import Background
 from bot.settings import Settings
 from core.chat import ChatDesk, Platform
 from core.clock import Clock, SystemClock
 from core.desk import Desk
+from core.payments import Payments
 from storage.bookings import SqlBookingStore
 from storage.businesses import SqlBusinesses
 from storage.chat_queue import ChatQueue
@@ -25,6 +27,7 @@ from storage.conversations import SqlConversations
 from storage.database import Database, open_database
 from storage.event_feed import EventHook, SqlEventFeed
 from storage.outbox import MailQueue, SqlOutbox, SqlReminders
+from storage.payments import SqlPaymentLedger
 
 
 @dataclass
@@ -38,6 +41,7 @@ class Services:
     businesses: SqlBusinesses
     feed: SqlEventFeed
     desk: Desk
+    payments: Payments
     outbox: SqlOutbox
     reminders: SqlReminders
     dispatcher: Dispatcher
@@ -46,9 +50,12 @@ class Services:
     chat_dispatcher: ChatDispatcher
     background: Background
     surfaces: list[Surface] = field(default_factory=list)  # the chat platforms configured
+    paypal: PayPal | None = None  # PayPal's API, when PAYPAL_CLIENT_ID and the rest are set
 
     async def aclose(self) -> None:
         await self.dispatcher.transport.close()
+        if self.paypal is not None:
+            await self.paypal.aclose()
         await self.db.dispose()
 
 
@@ -87,6 +94,7 @@ def build_services(
     reminders = SqlReminders(db, queue)
     conversations = SqlConversations(db, chat_queue, queue)
     desk = Desk(store, clock)
+    payments = Payments(desk, SqlPaymentLedger(db, event_hooks=hooks), clock)
     chat = ChatDesk(desk, conversations, clock)
     found = list(surfaces) if surfaces is not None else chat_surfaces(settings, chat)
     every_sender = {s.platform: s.sender for s in found} | dict(senders or {})
@@ -111,6 +119,7 @@ def build_services(
         businesses=SqlBusinesses(db),
         feed=SqlEventFeed(db),
         desk=desk,
+        payments=payments,
         outbox=outbox,
         reminders=reminders,
         dispatcher=dispatcher,
@@ -127,6 +136,7 @@ def build_services(
             chat_poll_seconds=settings.chat_poll_seconds,
         ),
         surfaces=found,
+        paypal=paypal_client(settings),
     )
 
 

@@ -140,8 +140,11 @@ def business_add(
     owner_email: Annotated[str, typer.Option(help="Where owner emails go.")],
     currency: Annotated[str, typer.Option(help="ISO 4217 code.")] = "USD",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    inkress_secret: Annotated[str | None, INKRESS_SECRET] = None,
 ) -> None:
     """Add a business and print its id and API key (shown once)."""
+    if inkress_secret is not None:
+        inkress_secret = _inkress_secret(inkress_secret)
     name = name.strip()
     if not name or len(name) > 200:
         _refuse("The name must be 1 to 200 characters.")
@@ -169,6 +172,7 @@ def business_add(
             currency=currency.upper(),
             api_key=api_key,
             at=services.clock.now(),
+            inkress_secret=inkress_secret,
         )
 
     business = _run(work)
@@ -192,6 +196,35 @@ def business_list() -> None:
         print("No businesses yet: run `juneplum demo` or `juneplum business add`.")
     for b in found:
         print(f"{b.id}\t{b.name}\t{b.timezone}\t{b.currency}\t{b.owner_email}")
+
+
+INKRESS_SECRET = typer.Option(
+    help="The secret Inkress signs this business's webhooks with (its webhook settings); "
+    "webhooks go to /webhooks/inkress/<business id>."
+)
+
+
+def _inkress_secret(secret: str) -> str:
+    secret = secret.strip()
+    if not 8 <= len(secret) <= 200 or not secret.isprintable():
+        _refuse("The Inkress secret must be 8 to 200 printable characters.")
+    return secret
+
+
+@business_app.command("update")
+def business_update_inkress(
+    business_id: Annotated[int, typer.Argument(help="The business, from `business list`.")],
+    inkress_secret: Annotated[str, INKRESS_SECRET],
+) -> None:
+    """Set a business's Inkress webhook secret."""
+    secret = _inkress_secret(inkress_secret)
+
+    async def work(services: Services) -> bool:
+        return await services.businesses.set_inkress_secret(business_id, secret)
+
+    if not _run(work):
+        _refuse(f"There is no business {business_id}. See `juneplum business list`.")
+    print(f"Business {business_id}: Inkress secret set (never shown again).")
 
 
 @business_app.command("link-code")

@@ -9,6 +9,7 @@ import socket
 from collections.abc import Iterator
 
 import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
 
 from bot import logs
@@ -19,6 +20,7 @@ from bot.console.chat import console_choices, open_console, stdin_lines
 from bot.errors import CannotStart
 from bot.health import Health
 from bot.http_limits import ClientLimits
+from bot.payments import webhooks as payment_webhooks
 from core.model import Business
 
 log = logs.get("bot.server")
@@ -103,14 +105,7 @@ def http_server(services: Services, limits: ClientLimits | None = None) -> uvico
     bot.http_limits), as `serve` runs them; the benchmark runs this too, and tests pass
     shorter limits."""
     limits = limits or ClientLimits()
-    api = build_api(
-        services.desk,
-        services.businesses,
-        Health(services.db),
-        max_body_bytes=services.settings.max_body_bytes,
-    )
-    for surface in services.surfaces:
-        surface.mount(api)
+    api = http_app(services)
     return _Server(
         uvicorn.Config(
             api,
@@ -122,6 +117,24 @@ def http_server(services: Services, limits: ClientLimits | None = None) -> uvico
             timeout_graceful_shutdown=GRACEFUL_HTTP_SECONDS,
         )
     )
+
+
+def http_app(services: Services) -> FastAPI:
+    """Every route the service answers: the intake API, the payment providers' webhooks and
+    the chat platforms' (each behind the API's body limit and outage handling)."""
+    api = build_api(
+        services.desk,
+        services.businesses,
+        Health(services.db),
+        max_body_bytes=services.settings.max_body_bytes,
+        payments=services.payments,
+    )
+    payment_webhooks.mount(
+        api, services.payments, services.businesses, services.clock, services.paypal
+    )
+    for surface in services.surfaces:
+        surface.mount(api)
+    return api
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -53,6 +53,38 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
     public_url: str | None = None
+    # PayPal's webhooks (POST /webhooks/paypal), each event verified with PayPal's own API.
+    paypal_client_id: str | None = None
+    paypal_client_secret: SecretStr | None = None
+    paypal_webhook_id: str | None = None
+    paypal_api_url: str = "https://api-m.paypal.com"
+    paypal_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
+    @field_validator("paypal_client_id", "paypal_webhook_id", mode="before")
+    @classmethod
+    def _blank_paypal_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("paypal_api_url")
+    @classmethod
+    def _paypal_base_url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/?#]+/?", value):
+            raise ValueError("must be a base URL without a path, like https://api-m.paypal.com")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _paypal_complete(self) -> Settings:
+        given = [self.paypal_client_id, self.paypal_client_secret, self.paypal_webhook_id]
+        if any(v is not None for v in given) and not all(v is not None for v in given):
+            raise ValueError(
+                "PayPal needs PAYPAL_CLIENT_ID, PAYPAL_CLIENT_SECRET and PAYPAL_WEBHOOK_ID "
+                "together: every webhook event is verified with them"
+            )
+        return self
+
+    @property
+    def paypal_configured(self) -> bool:
+        return self.paypal_client_id is not None
 
     @field_validator("telegram_webhook_secret")
     @classmethod
@@ -156,6 +188,7 @@ class Settings(BaseSettings):
         "slack_app_token",
         "telegram_bot_token",
         "smtp_password",
+        "paypal_client_secret",
     )
     @classmethod
     def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:

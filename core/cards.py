@@ -112,7 +112,7 @@ class Card:
     summary: str  # "Ana Silva · Haircut · Wed 25 Nov 2026, 15:00–15:45 EST"
     status_line: str  # "Confirmed by Riley via Slack · Wed 25 Nov, 10:02 EST"
     fields: tuple[CardField, ...]
-    warnings: tuple[str, ...]  # overlaps, in words
+    warnings: tuple[str, ...]  # a payment to check, overlaps: in words
     refund: str | None  # where to refund, or that it was marked refunded
     history: tuple[str, ...]  # every change, for the full details
     actions: tuple[CardAction, ...]
@@ -169,7 +169,10 @@ def card_for(
             CardField(key, label, value, brief)
             for key, label, value, brief in wording.card_fields(booking, zone, record)
         ),
-        warnings=tuple(wording.overlap_line(o, zone) for o in overlaps),
+        warnings=(
+            *((wording.review_line(booking.review_reason),) if booking.review_reason else ()),
+            *(wording.overlap_line(o, zone) for o in overlaps),
+        ),
         refund=wording.refund_line(booking, zone),
         history=tuple(wording.history_line(h, zone) for h in booking.history),
         actions=actions_for(booking),

@@ -3,6 +3,7 @@
 Views: today, tomorrow, week, next 7 days, all, 2026-12-01, 2026-12-01..2026-12-07, pending (any
 status), search ana, a bare word (search), #42 (details), calendar [2026-12], help.
 Actions: confirm 42, complete 42, cancel 42 [reason], refunded 42.
+Money: refunds (the refunds still owed, oldest first).
 A list view may end in `page N`.
 """
 
@@ -24,7 +25,7 @@ FIRST_YEAR, LAST_YEAR = 1900, 9998  # dates outside this range are refused, neve
 EXAMPLES = (
     "today · tomorrow · week · next 7 days · all · 2026-12-01 · 2026-12-01..2026-12-07 · "
     "pending · search ana · #42 · calendar 2026-12 · confirm 42 · complete 42 · "
-    "cancel 42 customer asked · refunded 42 · help"
+    "cancel 42 customer asked · refunded 42 · refunds · help"
 )
 
 
@@ -82,7 +83,14 @@ class MarkRefunded:
     booking_id: int
 
 
-View = ListDays | ListAll | ListStatus | Search | Details | ShowCalendar | Help
+@dataclass(frozen=True)
+class ListRefunds:
+    """The refunds still owed, the longest owed first."""
+
+    page: int = 1
+
+
+View = ListDays | ListAll | ListStatus | Search | Details | ShowCalendar | Help | ListRefunds
 Command = View | Act | MarkRefunded
 
 
@@ -103,7 +111,7 @@ _VIEW_WORDS = {
     "7 days": periods.next_days,
 }
 _REFUND_WORDS = ("refunded", "refund")
-_OTHER_WORDS = ("all", "list", "search", "calendar", "help", *_REFUND_WORDS)
+_OTHER_WORDS = ("all", "list", "search", "calendar", "help", "refunds", *_REFUND_WORDS)
 KEYWORDS = (*_VIEW_WORDS, *_STATUS_WORDS, *_MOVE_WORDS, *_OTHER_WORDS)
 _DATE = r"\d{4}-\d{1,2}-\d{1,2}"
 _RANGE = re.compile(rf"^({_DATE})\s*\.\.\s*({_DATE})$")
@@ -150,6 +158,8 @@ def parse(text: str, today: date) -> Command:
         return ListDays(_VIEW_WORDS[lowered](today), page)
     if lowered in ("all", "list"):
         return ListAll(page)
+    if lowered == "refunds":
+        return ListRefunds(page)
     if lowered in _STATUS_WORDS:
         return ListStatus(_STATUS_WORDS[lowered], page)
     if head == "search":

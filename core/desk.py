@@ -16,6 +16,7 @@ from core.commands import (
     Help,
     ListAll,
     ListDays,
+    ListRefunds,
     ListStatus,
     MarkRefunded,
     Search,
@@ -32,7 +33,16 @@ from core.errors import (
 )
 from core.folding import fold
 from core.lifecycle import IllegalMove, Move, MoveOutcome, Status, check_move
-from core.model import Actor, ActorKind, Booking, Business, Channel, NewBooking, Page
+from core.model import (
+    Actor,
+    ActorKind,
+    Booking,
+    Business,
+    Channel,
+    NewBooking,
+    Page,
+    RefundState,
+)
 from core.ports import BookingFilter, BookingStore
 from core.replies import (
     BookingCard,
@@ -125,6 +135,11 @@ class Desk:
                 return await self.act(business, booking_id, move, actor, reason)
             case MarkRefunded(booking_id=booking_id):
                 return await self.refund_issued(business, booking_id, actor)
+            case ListRefunds(page=page):
+                found = await self._store.refunds_owed(business.id, page, PER_PAGE)
+                return self._page(
+                    business, wording.REFUNDS_TITLE, found, True, wording.NO_REFUNDS_OWED, "refunds"
+                )
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
 
     async def _list(
@@ -247,14 +262,14 @@ class Desk:
             NotRefundable: the booking isn't cancelled, or nothing was paid.
         """
         booking = await self.booking(business, booking_id)
-        if booking.refund_issued is not None:
+        if booking.refund.state is RefundState.ISSUED:
             return RefundMarked(business, booking, MoveOutcome.ALREADY, actions_for(booking))
         if not booking.refund_owed:
             raise NotRefundable(booking.id, booking.status)
         marked = await self._store.note_refund_issued(booking, actor, self._clock.now())
-        if marked is None:  # a second tap got there first
+        if marked is None:  # a second tap (or the provider's report) got there first
             booking = await self.booking(business, booking_id)
-            if booking.refund_issued is None:
+            if booking.refund.state is not RefundState.ISSUED:
                 raise NotRefundable(booking.id, booking.status)
             return RefundMarked(business, booking, MoveOutcome.ALREADY, actions_for(booking))
         return RefundMarked(business, marked, MoveOutcome.APPLIED, actions_for(marked))

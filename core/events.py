@@ -53,12 +53,15 @@ def booking_created(booking: Booking, actor: Actor) -> Event:
 
 
 def refund_issued(booking: Booking, actor: Actor, at: datetime) -> Event:
+    """`booking` as it is after the refund: its record says how much went back."""
+    amount = booking.refund.amount
     return Event(
         kind=EventKind.REFUND_ISSUED,
         business_id=booking.business_id,
         booking_id=booking.id,
         occurred_at=at,
         actor=actor,
+        data={"amount": str(amount), "currency": booking.payment.currency} if amount else {},
     )
 
 

@@ -15,10 +15,15 @@ from core.lifecycle import Status
 class Provider(StrEnum):
     INKRESS = "inkress"
     PAYPAL = "paypal"
+    CASH = "cash"  # paid at the appointment: no transaction, nothing to verify
 
 
 class PaymentStatus(StrEnum):
+    """Where the money stands; past `paid` it follows the refund record (see `Refund`)."""
+
     PAID = "paid"
+    DUE = "due"  # cash, paid at the appointment: completing the booking records it paid
+    PARTIALLY_REFUNDED = "partially_refunded"
     REFUNDED = "refunded"
 
 
@@ -35,6 +40,8 @@ class Channel(StrEnum):
     SLACK = "slack"
     TELEGRAM = "telegram"
     SYSTEM = "system"
+    PAYPAL = "paypal"  # a provider's webhook
+    INKRESS = "inkress"
 
     @property
     def label(self) -> str:
@@ -48,6 +55,8 @@ _CHANNEL_LABELS = {
     Channel.API: "the booking page",
     Channel.CLI: "the command line",
     Channel.SYSTEM: "Juneplum",
+    Channel.PAYPAL: "PayPal",
+    Channel.INKRESS: "Inkress",
 }
 
 
@@ -127,12 +136,16 @@ class RefundState(StrEnum):
 
 @dataclass(frozen=True)
 class Refund:
-    """A booking's refund record; `amount` is what is owed or was issued."""
+    """A booking's refund record, stored with it; `amount` is what is owed or was issued,
+    in the payment's currency."""
 
     state: RefundState
     amount: Decimal | None = None
     currency: str = ""
     issued_at: datetime | None = None
+
+
+NO_REFUND = Refund(RefundState.NONE)
 
 
 class Note(StrEnum):
@@ -172,6 +185,13 @@ class Booking:
     created_at: datetime
     notes: str | None = None
     history: tuple[HistoryEntry, ...] = field(default=())
+    refund: Refund = NO_REFUND
+    review_reason: str | None = None  # the payment didn't match the price: in words
+
+    @property
+    def needs_review(self) -> bool:
+        """The payment didn't match the service's price or the business's currency."""
+        return self.review_reason is not None
 
     @property
     def end_at(self) -> datetime:
@@ -205,19 +225,9 @@ class Booking:
         return None
 
     @property
-    def refund(self) -> Refund:
-        """The refund record, read from the booking's status, payment and history."""
-        issued = self.refund_issued
-        if issued is not None:
-            return Refund(RefundState.ISSUED, self.payment.amount, self.payment.currency, issued.at)
-        if self.refund_owed:
-            return Refund(RefundState.OWED, self.payment.amount, self.payment.currency)
-        return Refund(RefundState.NONE, currency=self.payment.currency)
-
-    @property
     def refund_owed(self) -> bool:
-        """Cancelled after the customer paid, and not yet marked refunded."""
-        return self.status is Status.CANCELLED and self.payment.status is PaymentStatus.PAID
+        """Cancelled after the customer paid, and not yet refunded."""
+        return self.refund.state is RefundState.OWED
 
 
 @dataclass(frozen=True)
@@ -231,6 +241,7 @@ class NewBooking:
     notes: str | None = None
     idempotency_key: str | None = None
     fingerprint: str = ""  # a digest of the request body, to spot a reused key
+    review_reason: str | None = None  # set by core.payments when the payment doesn't match
 
 
 @dataclass(frozen=True)

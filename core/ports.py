@@ -90,6 +90,11 @@ class BookingStore(Protocol):
         kept. None when it was no longer cancelled-and-paid (another tap got there first)."""
         ...
 
+    async def refunds_owed(self, business_id: int, page: int, per_page: int) -> Page:
+        """The bookings whose refund is still owed, the longest owed (cancelled earliest)
+        first."""
+        ...
+
 
 class EventFeed(Protocol):
     """The stream of events, read in order by id."""

@@ -18,7 +18,17 @@ from core.errors import (
     TooLateToCancel,
 )
 from core.lifecycle import Move, MoveOutcome, Status
-from core.model import Booking, CustomerRecord, HistoryEntry, Note, Page, Provider
+from core.model import (
+    ActorKind,
+    Booking,
+    CustomerRecord,
+    HistoryEntry,
+    Note,
+    Page,
+    PaymentStatus,
+    Provider,
+    RefundState,
+)
 
 HELP = f"""Juneplum bookings — type a view or an action:
   today · tomorrow · week · next 7 days · all      bookings by day
@@ -29,6 +39,7 @@ HELP = f"""Juneplum bookings — type a view or an action:
   calendar · calendar 2026-12                      bookings per day of a month
   confirm 42 · complete 42 · cancel 42 [reason]    act on a booking
   refunded 42                                      you refunded a cancelled booking
+  refunds                                          refunds still owed, oldest first
 Add `page 2` to a list for more. Examples: {EXAMPLES}"""
 
 
@@ -79,7 +90,7 @@ def history_line(entry: HistoryEntry, zone: ZoneInfo) -> str:
 
 
 NOTES = {Note.REFUND_ISSUED: "refund marked issued"}
-PROVIDERS = {Provider.PAYPAL: "PayPal", Provider.INKRESS: "Inkress"}
+PROVIDERS = {Provider.PAYPAL: "PayPal", Provider.INKRESS: "Inkress", Provider.CASH: "cash"}
 
 # The buttons of a card (core.cards.ActionId values) and what they say.
 ACTION_LABELS = {
@@ -97,9 +108,13 @@ def summary(booking: Booking, zone: ZoneInfo) -> str:
 
 
 def payment_line(booking: Booking) -> str:
+    """'45.00 USD paid via PayPal (transaction 9XK…)', '45.00 USD due at the appointment
+    (cash)'."""
     p = booking.payment
+    if p.provider is Provider.CASH:
+        return f"{money(p.amount, p.currency)} {PAYMENT_STATES[p.status]} (cash)"
     return (
-        f"{money(p.amount, p.currency)} {p.status.value} via {PROVIDERS[p.provider]} "
+        f"{money(p.amount, p.currency)} {PAYMENT_STATES[p.status]} via {PROVIDERS[p.provider]} "
         f"(transaction {p.transaction_id})"
     )
 
@@ -167,8 +182,8 @@ def overlap_line(other: Booking, zone: ZoneInfo) -> str:
 def refund_line(booking: Booking, zone: ZoneInfo) -> str | None:
     """Where to refund a cancelled, paid booking; or who marked it refunded."""
     issued = booking.refund_issued
-    if issued is not None:
-        return f"Refund marked issued by {issued.actor.describe()} · {when(issued.at, zone)}"
+    if booking.refund.state is RefundState.ISSUED:
+        return refund_issued_line(booking, issued, zone)
     if booking.refund_owed:
         return (
             refund_hint(booking)
@@ -182,16 +197,8 @@ def refund_hint(booking: Booking) -> str:
     """Where the owner refunds: cancelling never refunds by itself."""
     p = booking.payment
     amount = money(p.amount, p.currency)
-    if p.provider is Provider.PAYPAL:
-        where = (
-            f"in your PayPal dashboard: https://www.paypal.com/activity/payment/{p.transaction_id}"
-        )
-    else:
-        where = "in your Inkress dashboard (Transactions)"
-    return (
-        f"Cancelling does not refund. To refund {amount}, open transaction "
-        f"{p.transaction_id} {where}."
-    )
+    where = REFUND_WHERE[p.provider].format(id=p.transaction_id)
+    return f"Cancelling does not refund. To refund {amount}, {where}"
 
 
 def change_notice(
@@ -456,3 +463,56 @@ def calendar_title(month_name: str, year: int) -> str:
 def calendar_hint(total: int) -> str:
     shown = "1 active booking" if total == 1 else f"{total} active bookings"
     return f"{shown}. Tap a day to list it."
+
+
+# Payments and refunds (issue 21): providers, the refund record, payments to review.
+
+PAYMENT_STATES = {
+    PaymentStatus.PAID: "paid",
+    PaymentStatus.DUE: "due at the appointment",
+    PaymentStatus.PARTIALLY_REFUNDED: "paid, partly refunded",
+    PaymentStatus.REFUNDED: "refunded",
+}
+# Where the owner refunds each provider's payment; {id} is its transaction id.
+REFUND_WHERE = {
+    Provider.PAYPAL: "open transaction {id} in your PayPal dashboard: "
+    "https://www.paypal.com/activity/payment/{id}.",
+    Provider.INKRESS: "open the order with reference {id} in your Inkress dashboard "
+    "(https://inkress.com, Orders).",
+    Provider.CASH: "give the cash back.",
+}
+
+
+def provider_name(provider: Provider) -> str:
+    return PROVIDERS[provider] if provider is not Provider.CASH else "Cash"
+
+
+def refund_issued_line(booking: Booking, marked: HistoryEntry | None, zone: ZoneInfo) -> str:
+    """'Refund marked issued by Sam via Slack · Wed 25 Nov 2026, 09:00 EST', or, reported by
+    a provider, 'Refund of 20.00 USD (of 45.00 USD paid) issued, reported by PayPal · …'."""
+    refund, paid = booking.refund, booking.payment
+    at = refund.issued_at or (marked.at if marked is not None else None)
+    stamp = f" · {when(at, zone)}" if at is not None else ""
+    if marked is not None and marked.actor.kind is not ActorKind.SYSTEM:
+        return f"Refund marked issued by {marked.actor.describe()}{stamp}"
+    amount = money(refund.amount if refund.amount is not None else paid.amount, paid.currency)
+    part = f" (of {money(paid.amount, paid.currency)} paid)" if refund.amount != paid.amount else ""
+    who = f", reported by {marked.actor.describe()}" if marked is not None else ""
+    return f"Refund of {amount}{part} issued{who}{stamp}"
+
+
+def currency_mismatch(amount: Decimal, currency: str, expected: str) -> str:
+    return f"Paid {money(amount, currency)}, but the business takes {expected}."
+
+
+def amount_mismatch(amount: Decimal, price: Decimal, currency: str, *, due: bool) -> str:
+    said = "Due" if due else "Paid"
+    return f"{said} {money(amount, currency)}, but the service's price is {money(price, currency)}."
+
+
+def review_line(reason: str) -> str:
+    return f"Check the payment: {reason}"
+
+
+REFUNDS_TITLE = "Refunds owed, oldest first"
+NO_REFUNDS_OWED = "No refunds owed."

@@ -9,11 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     Connection,
     Select,
     and_,
     bindparam,
+    case,
     func,
     insert,
     literal_column,
@@ -24,6 +26,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
 from core import events as domain_events
+from core import payments
 from core.errors import IdempotencyConflict
 from core.events import Event
 from core.folding import search_text
@@ -38,6 +41,7 @@ from core.model import (
     Note,
     Page,
     PaymentStatus,
+    RefundState,
 )
 from core.ports import BookingFilter, BookingInContext
 from storage import rows, search_index
@@ -241,6 +245,8 @@ class SqlBookingStore:
                 "of_business": booking.business_id,
                 "expected": booking.status.value,
                 "target": move.target.value,
+                "cancelling": move is Move.CANCEL,
+                "completing": move is Move.COMPLETE,
                 "at": at,
             },
             [
@@ -252,7 +258,8 @@ class SqlBookingStore:
         )
         if not await self._db.write_guarded(change):
             return None
-        return replace(booking, status=move.target, history=(*booking.history, entry))
+        moved = payments.after_move(booking, move.target)
+        return replace(moved, history=(*booking.history, entry))
 
     async def customer_record(self, booking: Booking) -> CustomerRecord:
         return await self._db.read(lambda conn: _record(conn, booking))
@@ -269,18 +276,40 @@ class SqlBookingStore:
         )
         # The guard is the lock: of two taps at once, one marks it and the other finds it
         # refunded already.
+        refunded = payments.owner_refunded(booking, at)
         change = Guarded(
             _MARK_REFUNDED,
-            {"booking_id": booking.id, "of_business": booking.business_id, "at": at},
+            {
+                "booking_id": booking.id,
+                "of_business": booking.business_id,
+                "at": at,
+                "payment_status": refunded.payment.status.value,
+                "refund_amount": refunded.refund.amount,
+            },
             [
                 Rows(_INSERT_HISTORY, [rows.history_values(booking.id, entry)]),
-                *event_rows([domain_events.refund_issued(booking, actor, at)], self._hooks),
+                *event_rows([domain_events.refund_issued(refunded, actor, at)], self._hooks),
             ],
         )
         if not await self._db.write_guarded(change):
             return None
-        payment = replace(booking.payment, status=PaymentStatus.REFUNDED)
-        return replace(booking, payment=payment, history=(*booking.history, entry))
+        return replace(refunded, history=(*booking.history, entry))
+
+    async def refunds_owed(self, business_id: int, page: int, per_page: int) -> Page:
+        params = {
+            "business_id": business_id,
+            "limit": per_page + 1,
+            "offset": (page - 1) * per_page,
+        }
+
+        def work(conn: Connection) -> Page:
+            found = [rows.booking(r) for r in conn.execute(_REFUNDS_OWED, params).all()]
+            total = params["offset"] + len(found)
+            if not found and page > 1:
+                total = int(conn.execute(_REFUNDS_OWED_COUNT, params).scalar_one())
+            return Page(found[:per_page], total, page, per_page, total_exact=len(found) <= per_page)
+
+        return await self._db.read(work)
 
     def _record(self, conn: Connection, new_events: Sequence[Event]) -> None:
         record_events(conn, new_events, self._hooks)
@@ -383,6 +412,9 @@ class _Intake:
             "search_text": search_text(new.customer.name, new.service.name),
             "created_at": at,
             "updated_at": at,
+            "refund_state": RefundState.NONE.value,
+            "needs_review": new.review_reason is not None,
+            "review_reason": new.review_reason,
         }
 
     def booking(self, booking_id: int) -> Booking:
@@ -401,6 +433,7 @@ class _Intake:
             created_at=self.at,
             notes=new.notes,
             history=(entry,),
+            review_reason=new.review_reason,
         )
 
     def key_values(self, booking_id: int) -> dict[str, Any]:
@@ -545,11 +578,38 @@ _MARK_REFUNDED = (
     .where(
         bookings.c.id == bindparam("booking_id"),
         bookings.c.business_id == bindparam("of_business"),
-        bookings.c.status == Status.CANCELLED.value,
-        bookings.c.payment_status == PaymentStatus.PAID.value,
+        bookings.c.refund_state == RefundState.OWED.value,
     )
-    .values(payment_status=PaymentStatus.REFUNDED.value, updated_at=bindparam("at"))
+    .values(
+        refund_state=RefundState.ISSUED.value,
+        refund_amount=bindparam("refund_amount"),
+        refund_issued_at=bindparam("at"),
+        payment_status=bindparam("payment_status"),
+        updated_at=bindparam("at"),
+    )
 )
+# The refunds still owed, the longest owed first: by when the booking was cancelled.
+_CANCELLED_AT = (
+    select(func.max(booking_history.c.at))
+    .where(
+        booking_history.c.booking_id == bookings.c.id,
+        booking_history.c.to_status == Status.CANCELLED.value,
+        booking_history.c.note.is_(None),
+    )
+    .scalar_subquery()
+)
+_OWED = and_(
+    bookings.c.business_id == bindparam("business_id"),
+    bookings.c.refund_state == RefundState.OWED.value,
+)
+_REFUNDS_OWED = (
+    select(bookings)
+    .where(_OWED)
+    .order_by(_CANCELLED_AT, bookings.c.id)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+_REFUNDS_OWED_COUNT = select(func.count()).select_from(bookings).where(_OWED)
 _PG_INSERT_BOOKING = (
     postgresql.insert(bookings)
     .on_conflict_do_nothing(constraint="uq_bookings_payment")
@@ -558,6 +618,13 @@ _PG_INSERT_BOOKING = (
 _PG_INSERT_KEY = (
     postgresql.insert(intake_keys).on_conflict_do_nothing().returning(intake_keys.c.key)
 )
+# The money follows the move as core.payments.after_move says: a paid booking cancelled
+# owes its refund; a cash booking completed is paid.
+_OWES = and_(
+    bindparam("cancelling", type_=Boolean()),
+    bookings.c.payment_status == PaymentStatus.PAID.value,
+    bookings.c.refund_state == RefundState.NONE.value,
+)
 _MOVE = (
     update(bookings)
     .where(
@@ -565,5 +632,20 @@ _MOVE = (
         bookings.c.business_id == bindparam("of_business"),
         bookings.c.status == bindparam("expected"),
     )
-    .values(status=bindparam("target"), updated_at=bindparam("at"))
+    .values(
+        status=bindparam("target"),
+        updated_at=bindparam("at"),
+        refund_state=case((_OWES, RefundState.OWED.value), else_=bookings.c.refund_state),
+        refund_amount=case((_OWES, bookings.c.amount), else_=bookings.c.refund_amount),
+        payment_status=case(
+            (
+                and_(
+                    bindparam("completing", type_=Boolean()),
+                    bookings.c.payment_status == PaymentStatus.DUE.value,
+                ),
+                PaymentStatus.PAID.value,
+            ),
+            else_=bookings.c.payment_status,
+        ),
+    )
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from core.model import Business
 from storage import rows
@@ -32,6 +32,7 @@ class SqlBusinesses:
         currency: str,
         api_key: str,
         at: datetime,
+        inkress_secret: str | None = None,
     ) -> Business:
         values = {
             "name": name,
@@ -41,6 +42,8 @@ class SqlBusinesses:
             "api_key_hash": key_digest(api_key),
             "created_at": at,
         }
+        if inkress_secret is not None:
+            values["inkress_secret"] = inkress_secret
 
         def work(conn: Connection) -> int:
             return int(conn.execute(_INSERT.returning(businesses.c.id), values).scalar_one())
@@ -70,6 +73,18 @@ class SqlBusinesses:
         if found is not None:
             self._by_digest.put(digest, found)
         return found
+
+    async def inkress_secret(self, business_id: int) -> str | None:
+        """The secret Inkress signs this business's webhooks with, if it has one."""
+        query = select(businesses.c.inkress_secret).where(businesses.c.id == business_id)
+        return await self._db.read(lambda conn: conn.execute(query).scalar())
+
+    async def set_inkress_secret(self, business_id: int, secret: str) -> bool:
+        """Set a business's Inkress secret; False when there is no such business."""
+        change = (
+            update(businesses).where(businesses.c.id == business_id).values(inkress_secret=secret)
+        )
+        return await self._db.write(lambda conn: conn.execute(change).rowcount == 1)
 
 
 _INSERT = insert(businesses)

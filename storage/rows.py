@@ -21,6 +21,8 @@ from core.model import (
     Payment,
     PaymentStatus,
     Provider,
+    Refund,
+    RefundState,
     Service,
 )
 
@@ -78,6 +80,10 @@ def booking(row: Row[Any], entries: Sequence[HistoryEntry] = ()) -> Booking:
         created_at=row.created_at,
         notes=row.notes,
         history=tuple(entries),
+        refund=Refund(
+            RefundState(row.refund_state), row.refund_amount, row.currency, row.refund_issued_at
+        ),
+        review_reason=row.review_reason if row.needs_review else None,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from storage.types import Money, UTCDateTime
@@ -33,6 +35,8 @@ businesses = Table(
     Column("currency", String(3), nullable=False),
     Column("api_key_hash", String(64), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # Inkress signs its webhooks with this (HMAC): it must be kept as given, not as a digest.
+    Column("inkress_secret", String(200)),
 )
 
 bookings = Table(
@@ -53,11 +57,17 @@ bookings = Table(
     Column("transaction_id", String(200), nullable=False),
     Column("amount", Money, nullable=False),
     Column("currency", String(3), nullable=False),
-    Column("payment_status", String(16), nullable=False),
+    Column("payment_status", String(32), nullable=False),  # "partially_refunded"
     Column("notes", Text),
     Column("search_text", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The refund record (core.model.Refund): payment_status follows it.
+    Column("refund_state", String(16), nullable=False, server_default="none"),
+    Column("refund_amount", Money),
+    Column("refund_issued_at", UTCDateTime),
+    Column("needs_review", Boolean, nullable=False, server_default=false()),
+    Column("review_reason", Text),
     UniqueConstraint(
         "business_id", "payment_provider", "transaction_id", name="uq_bookings_payment"
     ),
@@ -66,6 +76,7 @@ bookings = Table(
     Index("ix_bookings_business_status_start", "business_id", "status", "start_at"),
     # A card's line of customer history counts the customer's bookings with the business.
     Index("ix_bookings_business_customer", "business_id", "customer_email"),
+    Index("ix_bookings_business_refund", "business_id", "refund_state"),
 )
 
 booking_history = Table(
@@ -205,4 +216,26 @@ reminders = Table(
     Column("state", String(16), nullable=False),
     UniqueConstraint("booking_id", "kind", name="uq_reminders_booking_kind"),
     Index("ix_reminders_due", "state", "due_at"),
+)
+
+# Every event a payment provider sent, once: the unique key is what makes a duplicate or
+# concurrent delivery change nothing. `applied_at` is empty while the event waits for its
+# booking (a refund that came before its capture).
+payment_events = Table(
+    "payment_events",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("provider", String(16), nullable=False),
+    Column("event_id", String(255), nullable=False),
+    Column("kind", String(32), nullable=False),  # paid, refunded
+    Column("transaction_id", String(200), nullable=False),
+    Column("business_id", Integer, ForeignKey("businesses.id")),  # None: any (PayPal's ids)
+    Column("amount", Money),
+    Column("currency", String(3)),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("applied_at", UTCDateTime),
+    Column("booking_id", BigId, ForeignKey("bookings.id")),
+    UniqueConstraint("provider", "event_id", name="uq_payment_events_event"),
+    Index("ix_payment_events_payment", "provider", "transaction_id"),
 )

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from core import events as domain_events
+from core import payments
 from core.chat import (
     LINK_CODE_TTL,
     Conversation,
@@ -36,7 +37,7 @@ from core.model import (
     NewBooking,
     Note,
     Page,
-    PaymentStatus,
+    RefundState,
 )
 from core.ports import BookingFilter, BookingInContext
 
@@ -168,6 +169,7 @@ class InMemoryBookingStore:
             created_at=at,
             notes=new.notes,
             history=(HistoryEntry(at=at, actor=actor, from_status=None, to_status=Status.PENDING),),
+            review_reason=new.review_reason,
         )
         self._next_booking_id += 1
         self.bookings[booking.id] = booking
@@ -185,11 +187,10 @@ class InMemoryBookingStore:
         entry = HistoryEntry(
             at=at, actor=actor, from_status=booking.status, to_status=move.target, reason=reason
         )
-        self.bookings[booking.id] = replace(
-            stored, status=move.target, history=(*stored.history, entry)
-        )
+        moved = payments.after_move(stored, move.target)
+        self.bookings[booking.id] = replace(moved, history=(*stored.history, entry))
         self._record(domain_events.booking_moved(booking, move, actor, at, reason))
-        return replace(booking, status=move.target, history=(*booking.history, entry))
+        return self.bookings[booking.id]
 
     async def customer_record(self, booking: Booking) -> CustomerRecord:
         theirs = [
@@ -207,11 +208,7 @@ class InMemoryBookingStore:
         self, booking: Booking, actor: Actor, at: datetime
     ) -> Booking | None:
         stored = await self.get_booking(booking.business_id, booking.id)
-        if (
-            stored is None
-            or stored.status is not Status.CANCELLED
-            or stored.payment.status is not PaymentStatus.PAID
-        ):
+        if stored is None or stored.refund.state is not RefundState.OWED:
             return None
         entry = HistoryEntry(
             at=at,
@@ -220,13 +217,21 @@ class InMemoryBookingStore:
             to_status=booking.status,
             note=Note.REFUND_ISSUED,
         )
-        refunded = replace(stored.payment, status=PaymentStatus.REFUNDED)
-        self.bookings[booking.id] = replace(
-            stored, payment=refunded, history=(*stored.history, entry)
+        refunded = payments.owner_refunded(stored, at)
+        self.bookings[booking.id] = replace(refunded, history=(*stored.history, entry))
+        self._record(domain_events.refund_issued(refunded, actor, at))
+        return self.bookings[booking.id]
+
+    async def refunds_owed(self, business_id: int, page: int, per_page: int) -> Page:
+        def cancelled_at(b: Booking) -> datetime:
+            return b.cancellation.at if b.cancellation else b.created_at
+
+        owed = sorted(
+            (b for b in self._of(business_id) if b.refund.state is RefundState.OWED),
+            key=lambda b: (cancelled_at(b), b.id),
         )
-        self._record(domain_events.refund_issued(booking, actor, at))
-        payment = replace(booking.payment, status=PaymentStatus.REFUNDED)
-        return replace(booking, payment=payment, history=(*booking.history, entry))
+        first = (page - 1) * per_page
+        return Page(owed[first : first + per_page], len(owed), page, per_page)
 
     def _record(self, event: Event) -> None:
         self.events.append(replace(event, id=len(self.events) + 1))

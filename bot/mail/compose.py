@@ -33,7 +33,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from bot.mail.ics import invite_for, one_line
 from core import wording
 from core.lifecycle import Status
-from core.model import ActorKind, Booking, Business, PaymentStatus, Provider
+from core.model import ActorKind, Booking, Business, PaymentStatus, Provider, RefundState
 from core.notifications import MailKind
 
 KIND_HEADER = "X-Juneplum-Kind"
@@ -73,7 +73,7 @@ _UTF8 = Charset("utf-8")
 _UTF8.header_encoding = QP
 _NOT_IN_ADDR = frozenset(' <>,;"\r\n')
 
-PROVIDER_NAMES = {Provider.PAYPAL: "PayPal", Provider.INKRESS: "Inkress"}
+PROVIDER_NAMES = {Provider.PAYPAL: "PayPal", Provider.INKRESS: "Inkress", Provider.CASH: "Cash"}
 
 # How the delivery-failed email names the email that bounced.
 KIND_LABELS = {MailKind(k): label for k, label in wording.MAIL_KINDS.items()}
@@ -359,7 +359,8 @@ def _context(
         "amount": wording.money(payment.amount, payment.currency),
         "provider": PROVIDER_NAMES.get(payment.provider, payment.provider.value),
         "transaction_id": one_line(payment.transaction_id),
-        "refunded": payment.status is PaymentStatus.REFUNDED,
+        "refunded": booking.refund.state is RefundState.ISSUED,
+        "due": payment.status is PaymentStatus.DUE,
         "by_customer": bool(cancellation and cancellation.actor.kind is ActorKind.CUSTOMER),
         "by_owner": bool(cancellation and cancellation.actor.kind is ActorKind.OWNER),
         "reason": (cancellation.reason or "") if cancellation else "",

@@ -280,6 +280,26 @@ def test_link_code_prints_one_json_object_and_stores_only_its_digest(
     assert "There is no business 7" in unknown.stderr and "Traceback" not in unknown.stderr
 
 
+def test_an_inkress_secret_is_set_at_add_or_by_update_and_never_printed(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    run(env, tmp_path, "migrate")
+    added = run(
+        env, tmp_path, "business", "add", "--name", "Spa", "--timezone", "America/Jamaica",
+        "--owner-email", "o@example.com", "--currency", "JMD", "--inkress-secret", "whsec_first_1",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    updated = run(env, tmp_path, "business", "update", "1", "--inkress-secret", "whsec_second_2")
+    assert updated.returncode == 0, updated.stderr
+    assert "Inkress secret set" in updated.stdout and "whsec_second_2" not in updated.stdout
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("cli.db*"))
+    assert b"whsec_second_2" in stored
+    unknown = run(env, tmp_path, "business", "update", "7", "--inkress-secret", "whsec_third_3")
+    assert unknown.returncode == 2 and "There is no business 7" in unknown.stderr
+    short = run(env, tmp_path, "business", "update", "1", "--inkress-secret", "x")
+    assert short.returncode == 2 and "8 to 200" in short.stderr
+
+
 def test_serve_with_slack_answers_slack_on_its_port_and_stops_within_ten_seconds(
     env: dict[str, str], tmp_path: Path
 ) -> None:

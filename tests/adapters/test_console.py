@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from rich.console import Console
@@ -12,7 +14,7 @@ from bot.app import Services
 from bot.console.chat import ConsoleChat
 from bot.mail.dispatcher import Dispatcher, DispatchSettings
 from bot.mail.transport import SmtpTransport
-from core.model import Actor, ActorKind, Business, Channel
+from core.model import Actor, ActorKind, Business, Channel, Payment, Provider
 from tests.conftest import PAGE, new_booking
 from tests.smtp_server import SmtpServer
 
@@ -238,3 +240,19 @@ async def test_control_characters_typed_into_a_search_are_ignored(
 ) -> None:
     await book(services, business, name="Anabel")
     assert "Anabel" in await dialog.say("search ana\x00bel")
+
+
+async def test_a_payment_to_review_and_the_refunds_owed_are_shown(
+    services: Services, business: Business, dialog: Dialog
+) -> None:
+    start = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
+    short = replace(new_booking(start=start, txn="T9"), payment=Payment(
+        Provider.PAYPAL, "T9", Decimal("40.00"), "USD"
+    ))  # fmt: skip
+    booking, _ = await services.payments.take(business, short, PAGE)
+    card = await dialog.say(f"#{booking.id}")
+    assert "Check the payment: Paid 40.00 USD, but the service's price is 45.00 USD." in card
+    assert "No refunds owed." in await dialog.say("refunds")
+    await dialog.say(f"cancel {booking.id} moved away")
+    owed = await dialog.say("refunds")
+    assert "Refunds owed, oldest first" in owed and f"#{booking.id}" in owed

@@ -111,7 +111,11 @@ async def desk(database_url: str, clock: FixedClock, tmp_path: Path) -> AsyncIte
         await migrate.upgrade(services.db)
         business = await _plum_salon(services)
         api = build_api(
-            services.desk, services.businesses, Health(services.db), max_body_bytes=1024 * 1024
+            services.desk,
+            services.businesses,
+            Health(services.db),
+            max_body_bytes=1024 * 1024,
+            payments=services.payments,
         )
         for surface in services.surfaces:
             surface.mount(api)

@@ -84,6 +84,7 @@ async def api(
                 services.businesses,
                 Health(services.db),
                 max_body_bytes=services.settings.max_body_bytes,
+                payments=services.payments,
             )
         ) as url,
         httpx.AsyncClient(base_url=url, timeout=30, trust_env=False) as client,

@@ -74,7 +74,11 @@ async def test_each_acknowledged_booking_is_on_disk_before_its_answer(
         await _plum_salon(services)
         database = Path(services.settings.database_url.removeprefix("sqlite:///"))
         app = build_api(
-            services.desk, services.businesses, Health(services.db), max_body_bytes=1 << 20
+            services.desk,
+            services.businesses,
+            Health(services.db),
+            max_body_bytes=1 << 20,
+            payments=services.payments,
         )
         unsynced: list[int] = []
         async with serving(app) as url, httpx.AsyncClient(base_url=url, trust_env=False) as api:

@@ -63,7 +63,13 @@ async def rows(services: Services) -> dict[str, int]:
 
 @contextlib.asynccontextmanager
 async def api_of(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    app = build_api(services.desk, services.businesses, Health(services.db), max_body_bytes=1 << 20)
+    app = build_api(
+        services.desk,
+        services.businesses,
+        Health(services.db),
+        max_body_bytes=1 << 20,
+        payments=services.payments,
+    )
     async with (
         serving(app) as url,
         httpx.AsyncClient(base_url=url, timeout=30, trust_env=False) as client,

@@ -22,6 +22,9 @@ from tests.conftest import OWNER, PAGE, new_booking
 # storage/search_index.py reaches with its own SQL (an FTS5 table and triggers on SQLite,
 # trigram GIN indexes on PostgreSQL), and Alembic's own table.
 SEARCH_ONLY = {"ix_bookings_search_trgm", "ix_bookings_search_pairs"}
+# Widened on PostgreSQL only (0007): SQLite keeps any length in a VARCHAR, and changing a
+# column's type there would copy the bookings table and lose its search triggers.
+WIDENED_ON_POSTGRESQL_ONLY = {("bookings", "payment_status")}
 
 
 def _unexplained(diff: Any) -> bool:
@@ -31,6 +34,9 @@ def _unexplained(diff: Any) -> bool:
         return not (name.startswith("bookings_") or name == "alembic_version")
     if kind == "remove_index":
         return diff[1].name not in SEARCH_ONLY
+    if kind == "modify_type":
+        _, _, table, column, _, old, new = diff[0]
+        return (table, column) not in WIDENED_ON_POSTGRESQL_ONLY or old.length > new.length
     return True
 
 

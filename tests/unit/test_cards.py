@@ -20,6 +20,8 @@ from core.model import (
     Payment,
     PaymentStatus,
     Provider,
+    Refund,
+    RefundState,
     Service,
 )
 from tests.conftest import NOW, OTHER_OWNER, PAGE
@@ -48,7 +50,17 @@ def booking(
         created_at=NOW,
         notes=notes,
         history=(created,),
+        refund=stored_refund(status, paid),
     )
+
+
+def stored_refund(status: Status, paid: PaymentStatus) -> Refund:
+    """The refund record storage keeps for a booking with this status and payment."""
+    if paid is PaymentStatus.REFUNDED:
+        return Refund(RefundState.ISSUED, Decimal("45.00"), "USD", NOW)
+    if status is Status.CANCELLED and paid is PaymentStatus.PAID:
+        return Refund(RefundState.OWED, Decimal("45.00"), "USD")
+    return Refund(RefundState.NONE)
 
 
 def at(text: str) -> datetime:

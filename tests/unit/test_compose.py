@@ -30,6 +30,8 @@ from core.model import (
     Payment,
     PaymentStatus,
     Provider,
+    Refund,
+    RefundState,
     Service,
 )
 from core.notifications import MailKind
@@ -78,6 +80,11 @@ def booking(
         created_at=START - timedelta(days=2),
         notes=notes,
         history=history,
+        refund=(
+            Refund(RefundState.ISSUED, Decimal("1045.50"), "USD", NOW)
+            if payment_status is PaymentStatus.REFUNDED
+            else Refund(RefundState.NONE)
+        ),
     )
 
 
@@ -590,3 +597,22 @@ def test_bodies_survive_quoted_printable_whatever_they_hold(
     shown = body(msg, "plain").splitlines()
     for line in [*lines, "tail  ", "lone"]:  # the template indents notes; each line ends whole
         assert any(s.endswith(line) for s in shown), line
+
+
+def test_a_cash_booking_s_emails_say_it_is_due_and_its_cancellation_owes_nothing() -> None:
+    due = booking(provider=Provider.CASH, payment_status=PaymentStatus.DUE)
+    for kind in (MailKind.CREATED, MailKind.OWNER_NEW_BOOKING):
+        for subtype in ("plain", "html"):
+            text = body(sent(kind, due), subtype)
+            assert "Due at the appointment" in text and "1,045.50 USD" in text
+            assert "Transaction ID" not in text
+    entry = HistoryEntry(NOW, OWNER, Status.PENDING, Status.CANCELLED, None)
+    cancelled_due = booking(
+        status=Status.CANCELLED,
+        history=(entry,),
+        provider=Provider.CASH,
+        payment_status=PaymentStatus.DUE,
+    )
+    text = body(sent(MailKind.CANCELLED, cancelled_due), "plain")
+    assert "Nothing was paid, so there is nothing to refund." in text
+    assert "handled by" not in text

@@ -48,3 +48,19 @@ def test_a_password_is_never_sent_in_clear_text_to_a_remote_host() -> None:
 def test_secrets_never_show_in_the_settings_repr() -> None:
     secret = settings(smtp_host="smtp.example.com", smtp_username="u", smtp_password="hunter2")
     assert "hunter2" not in repr(secret) and "hunter2" not in str(secret)
+
+
+def test_paypal_needs_its_client_id_secret_and_webhook_id_together() -> None:
+    with pytest.raises(ValidationError, match="PAYPAL_WEBHOOK_ID together"):
+        settings(paypal_client_id="AZ-1", paypal_client_secret="EJ-secret-value")
+    both = settings(
+        paypal_client_id="AZ-1", paypal_client_secret="EJ-secret-value", paypal_webhook_id="WH-1"
+    )
+    assert both.paypal_configured and both.paypal_api_url == "https://api-m.paypal.com"
+    assert not settings().paypal_configured
+
+
+@pytest.mark.parametrize("url", ["https://api-m.paypal.com/v1", "api-m.paypal.com", "ftp://x"])
+def test_paypal_s_api_url_is_a_base_url_without_a_path(url: str) -> None:
+    with pytest.raises(ValidationError, match="base URL"):
+        settings(paypal_api_url=url)
