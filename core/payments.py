@@ -222,7 +222,10 @@ class Payments:
         """A provider's refund, recorded on its booking (or kept until the booking comes)."""
         now = self._clock.now()
         outcome = await self._ledger.refund(event, provider_actor(event.provider), now)
-        if outcome is Applied.REPEAT:  # kept before: its booking may have come since
+        # Kept (now or before): its booking may have come since, or be committing this very
+        # moment. Reading again after our own commit closes that race: of the two
+        # transactions, the later one to commit sees the other's row.
+        if outcome in (Applied.REPEAT, Applied.KEPT):
             known = await self._ledger.booking_for(
                 event.provider, event.transaction_id, event.business_id
             )

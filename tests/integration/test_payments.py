@@ -391,6 +391,21 @@ async def test_a_refund_before_its_capture_is_kept_then_applied_when_the_capture
     assert booking["payment"]["status"] == "refunded"
 
 
+async def test_a_refund_and_its_capture_delivered_at_once_always_meet(shop: Shop) -> None:
+    """Each side reads the other again after its own commit: whichever commits later sees
+    the other's row, so the refund is never left waiting for a delivery that won't come."""
+    for n in range(8):
+        capture, order = f"2GG27954{n:02d}U47193P", f"5O19012{n:02d}TN36471T"
+        sold(shop, capture, order)
+        await asyncio.gather(
+            post_paypal(shop, paypal_api.capture_completed(capture, order)),
+            post_paypal(shop, paypal_api.capture_refunded(capture, f"1Y10799{n:02d}YT7834V")),
+        )
+    for booking_id in await booking_ids(shop):
+        booking = await shown(shop, booking_id)
+        assert booking["refund"]["state"] == "issued", booking
+
+
 async def test_a_refund_kept_for_a_payment_is_applied_when_the_intake_api_brings_it(
     shop: Shop,
 ) -> None:
