@@ -19,6 +19,7 @@ from core.errors import (
 )
 from core.lifecycle import Move, MoveOutcome, Status
 from core.model import Booking, CustomerRecord, HistoryEntry, Note, Page, Provider
+from core.money import shown
 
 HELP = f"""Juneplum bookings — type a view or an action:
   today · tomorrow · week · next 7 days · all      bookings by day
@@ -63,7 +64,8 @@ def span(booking: Booking, zone: ZoneInfo) -> str:
 
 
 def money(amount: Decimal, currency: str) -> str:
-    return f"{amount:,.2f} {currency}"
+    """An amount as people read it, by the one rule (core.money): 'J$4,575.25'."""
+    return shown(amount, currency)
 
 
 def history_line(entry: HistoryEntry, zone: ZoneInfo) -> str:

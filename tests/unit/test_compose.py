@@ -377,7 +377,7 @@ def test_created_confirms_the_payment_and_the_booking() -> None:
     msg = sent(MailKind.CREATED)
 
     for text in (body(msg, "plain"), body(msg, "html")):
-        assert "1,045.50 USD" in text
+        assert "US$1,045.50" in text
         assert "PayPal" in text
         assert "TX-123" in text
         assert "Haircut" in text
@@ -398,7 +398,7 @@ def test_a_cancellation_by_the_business_gives_the_reason_and_who_refunds() -> No
         assert "Plum Salon has cancelled your booking #42" in text
         assert "Stylist is ill" in text
         assert "handled by Plum Salon" in text
-        assert "1,045.50 USD" in text
+        assert "US$1,045.50" in text
 
 
 def test_a_cancellation_by_the_customer_says_so() -> None:
@@ -436,7 +436,7 @@ def test_the_owner_gets_everything_to_act_on_a_new_booking() -> None:
             "+1 555 0100",
             "Haircut",
             "Tue 3 Mar 2026, 10:00 EST",
-            "1,045.50 USD",
+            "US$1,045.50",
             "PayPal",
             "TX-123",
             "Short on the sides",
