@@ -7,6 +7,7 @@ import re
 import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,6 +26,7 @@ from bot.demo import seed_demo
 from bot.errors import CannotStart
 from bot.keys import new_api_key
 from bot.settings import Settings
+from core import gct
 from core.chat import LINK_CODE_TTL, QueuedChat
 from core.errors import BusinessNotFound
 from core.model import Business
@@ -32,7 +34,7 @@ from core.notifications import DeliveryStatus, QueuedMail
 from storage.database import driver_url
 
 app = typer.Typer(help="Juneplum Bookings: the chat-first booking desk.", no_args_is_help=True)
-business_app = typer.Typer(help="Add and list businesses.", no_args_is_help=True)
+business_app = typer.Typer(help="Add, change and list businesses.", no_args_is_help=True)
 app.add_typer(business_app, name="business")
 outbox_app = typer.Typer(help="Mail that is pending or failed; retry a failed one.")
 app.add_typer(outbox_app, name="outbox")
@@ -139,9 +141,11 @@ def business_add(
     timezone: Annotated[str, typer.Option(help="IANA time zone, e.g. Europe/Paris.")],
     owner_email: Annotated[str, typer.Option(help="Where owner emails go.")],
     currency: Annotated[str, typer.Option(help="ISO 4217 code.")] = "USD",
+    gct_rate: Annotated[str | None, _GCT_RATE] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Add a business and print its id and API key (shown once)."""
+    rate = _gct_rate(gct_rate) if gct_rate is not None else None
     name = name.strip()
     if not name or len(name) > 200:
         _refuse("The name must be 1 to 200 characters.")
@@ -169,6 +173,7 @@ def business_add(
             currency=currency.upper(),
             api_key=api_key,
             at=services.clock.now(),
+            gct_rate=rate,
         )
 
     business = _run(work)
@@ -178,6 +183,39 @@ def business_add(
         return
     print(f"Business {business.id} “{business.name}” added ({business.timezone}).")
     print(f"API key (shown once, keep it secret): {api_key}")
+
+
+_GCT_RATE = typer.Option(
+    "--gct-rate",
+    help="GCT in percent (15 is Jamaica's standard rate; 0 for none), included in the prices paid.",
+)
+
+
+def _gct_rate(text: str) -> Decimal:
+    try:
+        return gct.parse_rate(text)
+    except ValueError as exc:
+        _refuse(str(exc))
+        raise  # unreachable: _refuse exits
+
+
+@business_app.command("update")
+def business_update(
+    business_id: Annotated[int, typer.Argument(help="The business, from `business list`.")],
+    gct_rate: Annotated[str, _GCT_RATE],
+) -> None:
+    """Change a business's settings: its GCT rate."""
+    rate = _gct_rate(gct_rate)
+
+    async def work(services: Services) -> Business | None:
+        return await services.businesses.set_gct_rate(business_id, rate)
+
+    business = _run(work)
+    if business is None:
+        _refuse(f"There is no business {business_id}; see `juneplum business list`.")
+        return
+    charged = f"GCT {gct.percent(rate)}, included in prices" if gct.enabled(rate) else "no GCT"
+    print(f"Business {business.id} “{business.name}”: {charged}.")
 
 
 @business_app.command("list")

@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from core import gct
 from core.commands import EXAMPLES
 from core.errors import (
     BookingNotFound,
@@ -19,7 +20,7 @@ from core.errors import (
 )
 from core.lifecycle import Move, MoveOutcome, Status
 from core.model import Booking, CustomerRecord, HistoryEntry, Note, Page, Provider
-from core.money import shown
+from core.money import Money, shown
 
 HELP = f"""Juneplum bookings — type a view or an action:
   today · tomorrow · week · next 7 days · all      bookings by day
@@ -137,9 +138,10 @@ def _count(n: int, word: str) -> str:
 
 
 def card_fields(
-    booking: Booking, zone: ZoneInfo, record: CustomerRecord
+    booking: Booking, zone: ZoneInfo, record: CustomerRecord, gct_rate: Decimal | None = None
 ) -> list[tuple[str, str, str, bool]]:
-    """A card's labelled lines: (key, label, value, shown on the brief card)."""
+    """A card's labelled lines: (key, label, value, shown on the brief card); the GCT in
+    the payment, in the full details, when the business charges it."""
     b = booking
     price = money(b.service.price, b.payment.currency) if b.service.price is not None else "—"
     fields = [
@@ -150,6 +152,7 @@ def card_fields(
         ("when", "When", span(b, zone), True),
         ("price", "Price", price, True),
         ("payment", "Payment", payment_line(b), True),
+        *((key, label, value, False) for key, label, value in tax_lines(b, gct_rate)),
     ]
     if b.notes:
         fields.append(("notes", "Notes", b.notes, True))
@@ -458,3 +461,20 @@ def calendar_title(month_name: str, year: int) -> str:
 def calendar_hint(total: int) -> str:
     shown = "1 active booking" if total == 1 else f"{total} active bookings"
     return f"{shown}. Tap a day to list it."
+
+
+# Money: GCT on receipts, and the revenue report (issue 21).
+
+
+def tax_lines(booking: Booking, gct_rate: Decimal | None) -> list[tuple[str, str, str]]:
+    """The paid amount as subtotal, GCT and total, when the business charges GCT:
+    (key, label, value)."""
+    if not gct.enabled(gct_rate) or gct_rate is None:
+        return []
+    p = booking.payment
+    split = gct.split(Money(p.amount, p.currency), gct_rate)
+    return [
+        ("subtotal", "Subtotal", str(split.subtotal)),
+        ("gct", f"GCT {gct.percent(split.rate)}", str(split.tax)),
+        ("total", "Total", str(split.total)),
+    ]

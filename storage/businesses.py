@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from core.model import Business
 from storage import rows
@@ -32,6 +33,7 @@ class SqlBusinesses:
         currency: str,
         api_key: str,
         at: datetime,
+        gct_rate: Decimal | None = None,
     ) -> Business:
         values = {
             "name": name,
@@ -41,12 +43,29 @@ class SqlBusinesses:
             "api_key_hash": key_digest(api_key),
             "created_at": at,
         }
+        if gct_rate is not None:  # only when given: older schemas (tests of upgrades) lack it
+            values["gct_rate"] = gct_rate
 
         def work(conn: Connection) -> int:
             return int(conn.execute(_INSERT.returning(businesses.c.id), values).scalar_one())
 
         new_id = await self._db.write(work)
-        return Business(new_id, name, timezone, owner_email, currency)
+        return Business(new_id, name, timezone, owner_email, currency, gct_rate)
+
+    async def set_gct_rate(self, business_id: int, rate: Decimal) -> Business | None:
+        """Charge GCT at `rate` percent from now on (0: none); None if there's no such
+        business. A running bot reads it within a minute (businesses are remembered)."""
+
+        def work(conn: Connection) -> Business | None:
+            stored = conn.execute(
+                update(businesses)
+                .where(businesses.c.id == business_id)
+                .values(gct_rate=rate)
+                .returning(*businesses.c)
+            ).first()
+            return rows.business(stored) if stored else None
+
+        return await self._db.write(work)
 
     async def all(self) -> list[Business]:
         query = select(businesses).order_by(businesses.c.id)

@@ -33,6 +33,7 @@ businesses = Table(
     Column("currency", String(3), nullable=False),
     Column("api_key_hash", String(64), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("gct_rate", Money),  # percent; empty or 0: no GCT
 )
 
 bookings = Table(
