@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,8 @@ from core.errors import (
 from core.lifecycle import Move, MoveOutcome, Status
 from core.model import Booking, CustomerRecord, HistoryEntry, Note, Page, Provider
 from core.money import Money, shown
+from core.periods import DaySpan
+from core.revenue import Figure, Revenue
 
 HELP = f"""Juneplum bookings — type a view or an action:
   today · tomorrow · week · next 7 days · all      bookings by day
@@ -31,6 +33,7 @@ HELP = f"""Juneplum bookings — type a view or an action:
   calendar · calendar 2026-12                      bookings per day of a month
   confirm 42 · complete 42 · cancel 42 [reason]    act on a booking
   refunded 42                                      you refunded a cancelled booking
+  revenue · revenue 2026-11 · revenue 2026-01-01..2026-03-31   money made, per currency
 Add `page 2` to a list for more. Examples: {EXAMPLES}"""
 
 
@@ -418,6 +421,7 @@ TELEGRAM_COMMANDS = (
     ("pending", "Bookings waiting for your confirmation"),
     ("search", "Find bookings by customer or service: /search ana"),
     ("calendar", "Bookings per day of the month"),
+    ("revenue", "Money this month, per currency: /revenue 2026-11"),
     ("help", "What you can ask"),
     ("unlink", "Stop posting this business's bookings here"),
 )
@@ -478,3 +482,47 @@ def tax_lines(booking: Booking, gct_rate: Decimal | None) -> list[tuple[str, str
         ("gct", f"GCT {gct.percent(split.rate)}", str(split.tax)),
         ("total", "Total", str(split.total)),
     ]
+
+
+def revenue_title(span: DaySpan) -> str:
+    return f"Revenue · {span.label}"
+
+
+def revenue_note(span: DaySpan, zone: ZoneInfo, empty: bool) -> str:
+    """Which appointments the figures count, in the business's zone."""
+    days = f"{_day(span.first)}" if span.days == 1 else f"{_day(span.first)} to {_day(span.last)}"
+    if empty:
+        return f"No bookings from {days} ({zone.key})."
+    return (
+        f"Appointments from {days} ({zone.key}). Completed is after refunds issued on it; "
+        "each currency is counted on its own."
+    )
+
+
+def _day(d: date) -> str:
+    return f"{d.day} {d:%b %Y}"
+
+
+def revenue_sections(revenue: Revenue) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Each currency's figures as (heading, [(label, value)])."""
+    sections = []
+    for c in revenue.currencies:
+        lines = [
+            ("Completed", _figure(c.completed)),
+            ("To come: confirmed", _figure(c.confirmed)),
+            ("To come: pending", _figure(c.pending)),
+            ("Cancelled", _figure(c.cancelled)),
+            ("Refunds owed", _figure(c.refunds_owed)),
+            ("Refunds issued", _figure(c.refunds_issued)),
+        ]
+        if c.gct is not None and revenue.gct_rate is not None:
+            lines.insert(1, (f"GCT {gct.percent(revenue.gct_rate)} in completed", str(c.gct)))
+        if c.top_services:
+            top = " · ".join(f"{s.name} {s.money} ({s.count})" for s in c.top_services)
+            lines.append(("Top services", top))
+        sections.append((c.currency, lines))
+    return sections
+
+
+def _figure(figure: Figure) -> str:
+    return f"{figure.money} · {_count(figure.count, 'booking')}"
