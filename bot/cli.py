@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Awaitable, Callable
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -26,10 +27,11 @@ from bot.demo import seed_demo
 from bot.errors import CannotStart
 from bot.keys import new_api_key
 from bot.settings import Settings
-from core import gct
+from core import gct, periods
 from core.chat import LINK_CODE_TTL, QueuedChat
+from core.commands import CommandError, read_date
 from core.errors import BusinessNotFound
-from core.model import Business
+from core.model import Booking, Business
 from core.notifications import DeliveryStatus, QueuedMail
 from storage.database import driver_url
 
@@ -38,6 +40,8 @@ business_app = typer.Typer(help="Add, change and list businesses.", no_args_is_h
 app.add_typer(business_app, name="business")
 outbox_app = typer.Typer(help="Mail that is pending or failed; retry a failed one.")
 app.add_typer(outbox_app, name="outbox")
+export_app = typer.Typer(help="Bookings for your accountant.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 
 err = Console(stderr=True, soft_wrap=True)  # messages hold paths: the terminal wraps them
 T = TypeVar("T")
@@ -425,6 +429,46 @@ def serve(
 def _refuse(message: str) -> None:
     err.print(Text(message, style="red"))
     raise typer.Exit(2)
+
+
+@export_app.command("bookings")
+def export_bookings(
+    first: Annotated[str, typer.Option("--from", help="First appointment date, 2026-01-01.")],
+    last: Annotated[str, typer.Option("--to", help="Last appointment date (included).")],
+    business_id: Annotated[
+        int | None, typer.Option("--business", help="One business (default: all).")
+    ] = None,
+    form: Annotated[str, typer.Option("--format", help="csv (the only format).")] = "csv",
+) -> None:
+    """Write CSV to standard output: a row per booking whose appointment falls in the dates,
+    each in its business's time zone; money as plain decimals."""
+    from bot.export import write_csv
+
+    if form.lower() != "csv":
+        _refuse(f"“{form}” isn't a format I write; use --format csv.")
+    try:
+        span = periods.DaySpan(read_date(first), read_date(last), "")
+    except CommandError as exc:
+        _refuse(str(exc))
+        raise  # unreachable: _refuse exits
+    if span.last < span.first:
+        _refuse(f"--to {last} is before --from {first}.")
+
+    async def each(services: Services) -> AsyncIterator[tuple[Business, Booking]]:
+        for business in await services.businesses.all():
+            if business_id is not None and business.id != business_id:
+                continue
+            start, end = span.utc_bounds(business.zone)
+            async for booking in services.store.bookings_between(business.id, start, end):
+                yield business, booking
+
+    async def work(services: Services) -> int:
+        if business_id is not None and await services.store.get_business(business_id) is None:
+            _refuse(f"There is no business {business_id}; see `juneplum business list`.")
+        return await write_csv(sys.stdout, each(services))
+
+    _run(work)
+    sys.stdout.flush()
 
 
 def main() -> None:
