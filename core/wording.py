@@ -33,7 +33,8 @@ HELP = f"""Juneplum bookings — type a view or an action:
   calendar · calendar 2026-12                      bookings per day of a month
   confirm 42 · complete 42 · cancel 42 [reason]    act on a booking
   refunded 42                                      you refunded a cancelled booking
-  revenue · revenue 2026-11 · revenue 2026-01-01..2026-03-31   money made, per currency
+  revenue · revenue 2026-11                        money made, per currency: this month or another
+  revenue 2026-01-01..2026-03-31                   … or a range of days
 Add `page 2` to a list for more. Examples: {EXAMPLES}"""
 
 
@@ -490,11 +491,15 @@ def revenue_title(span: DaySpan) -> str:
 
 def revenue_note(span: DaySpan, zone: ZoneInfo, empty: bool) -> str:
     """Which appointments the figures count, in the business's zone."""
-    days = f"{_day(span.first)}" if span.days == 1 else f"{_day(span.first)} to {_day(span.last)}"
+    days = (
+        f"on {_day(span.first)}"
+        if span.days == 1
+        else f"from {_day(span.first)} to {_day(span.last)}"
+    )
     if empty:
-        return f"No bookings from {days} ({zone.key})."
+        return f"No bookings {days} ({zone.key})."
     return (
-        f"Appointments from {days} ({zone.key}). Completed is after refunds issued on it; "
+        f"Appointments {days} ({zone.key}). Completed is after refunds issued on it; "
         "each currency is counted on its own."
     )
 

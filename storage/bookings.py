@@ -17,8 +17,8 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
-    or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql
@@ -543,13 +543,10 @@ _CHUNK = (
     select(bookings.c.id)
     .where(
         bookings.c.business_id == bindparam("business_id"),
-        or_(
-            bookings.c.start_at > bindparam("after_start", type_=bookings.c.start_at.type),
-            and_(
-                bookings.c.start_at == bindparam("after_start", type_=bookings.c.start_at.type),
-                bookings.c.id > bindparam("after_id"),
-            ),
-        ),
+        # A row-value comparison: both databases read it as a range of the index on
+        # (business_id, start_at, id), so each chunk starts where the last one ended.
+        tuple_(bookings.c.start_at, bookings.c.id)
+        > tuple_(bindparam("after_start", type_=bookings.c.start_at.type), bindparam("after_id")),
         bookings.c.start_at < bindparam("end", type_=bookings.c.start_at.type),
     )
     .order_by(bookings.c.start_at, bookings.c.id)

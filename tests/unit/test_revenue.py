@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.slack.blocks import reply_blocks
-from core import commands, periods
+from core import commands, periods, wording
 from core.clock import FixedClock
 from core.commands import CommandError, ShowRevenue
 from core.desk import Desk
@@ -68,3 +69,11 @@ async def test_slack_shows_each_currency_as_a_section_with_customer_text_escaped
     assert "*Top services*: Cut &amp; &lt;b&gt;dry&lt;/b&gt; US$45.00 (1)" in usd
     assert "*To come: pending*: J$500.00 · 1 booking" in jmd_block
     assert blocks[-1]["type"] == "context"
+
+
+def test_the_note_names_the_days_counted_and_the_zone() -> None:
+    zone = ZoneInfo("America/Jamaica")
+    one = wording.revenue_note(periods.one_day(date(2026, 12, 24)), zone, empty=True)
+    assert one == "No bookings on 24 Dec 2026 (America/Jamaica)."
+    month = wording.revenue_note(periods.month_span(2026, 12), zone, empty=False)
+    assert month.startswith("Appointments from 1 Dec 2026 to 31 Dec 2026 (America/Jamaica).")
