@@ -327,7 +327,7 @@ def _chunk(conn: Connection, params: dict[str, Any]) -> list[Booking]:
     made: list[Booking] = []
     entries: list[HistoryEntry] = []
     last: Any = None
-    for row in conn.execute(_CHUNK_WITH_HISTORY, params):
+    for row in conn.execute(_CHUNK_WITH_HISTORY, params).all():  # one fetch, not a row at a time
         if last is not None and row.id != last.id:
             made.append(rows.booking(last, entries))
             entries = []
