@@ -11,11 +11,13 @@ from pydantic import SecretStr
 from bot.chat.dispatcher import ChatDispatcher
 from bot.chat.sending import ChatSender
 from bot.chat.surface import Surface
+from bot.currencies import CldrMoney
 from bot.mail.dispatcher import Dispatcher, DispatchSettings
 from bot.mail.transport import FileTransport, MailTransport, SmtpTransport
 from bot.payments.paypal import PayPal, paypal_client
 from bot.scheduler import Background
 from bot.settings import Settings
+from core import money
 from core.chat import ChatDesk, Platform
 from core.clock import Clock, SystemClock
 from core.desk import Desk
@@ -85,6 +87,7 @@ def build_services(
     """Wire the parts; tests pass their own clock, mail transport, chat senders and
     surfaces (by default, the chat platforms whose tokens are set)."""
     clock = clock or SystemClock()
+    money.use(CldrMoney())  # every amount shown, written by the CLDR's rule
     db = open_database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     queue = MailQueue(retry_window=timedelta(hours=settings.mail_retry_hours))
     chat_queue = ChatQueue()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Awaitable, Callable
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,17 +27,21 @@ from bot.demo import seed_demo
 from bot.errors import CannotStart
 from bot.keys import new_api_key
 from bot.settings import Settings
+from core import gct, periods
 from core.chat import LINK_CODE_TTL, QueuedChat
+from core.commands import CommandError, read_date
 from core.errors import BusinessNotFound
-from core.model import Business
+from core.model import Booking, Business
 from core.notifications import DeliveryStatus, QueuedMail
 from storage.database import driver_url
 
 app = typer.Typer(help="Juneplum Bookings: the chat-first booking desk.", no_args_is_help=True)
-business_app = typer.Typer(help="Add and list businesses.", no_args_is_help=True)
+business_app = typer.Typer(help="Add, change and list businesses.", no_args_is_help=True)
 app.add_typer(business_app, name="business")
 outbox_app = typer.Typer(help="Mail that is pending or failed; retry a failed one.")
 app.add_typer(outbox_app, name="outbox")
+export_app = typer.Typer(help="Bookings for your accountant.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 
 err = Console(stderr=True, soft_wrap=True)  # messages hold paths: the terminal wraps them
 T = TypeVar("T")
@@ -139,12 +145,14 @@ def business_add(
     timezone: Annotated[str, typer.Option(help="IANA time zone, e.g. Europe/Paris.")],
     owner_email: Annotated[str, typer.Option(help="Where owner emails go.")],
     currency: Annotated[str, typer.Option(help="ISO 4217 code.")] = "USD",
+    gct_rate: Annotated[str | None, _GCT_RATE] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     inkress_secret: Annotated[str | None, INKRESS_SECRET] = None,
 ) -> None:
     """Add a business and print its id and API key (shown once)."""
     if inkress_secret is not None:
         inkress_secret = _inkress_secret(inkress_secret)
+    rate = _gct_rate(gct_rate) if gct_rate is not None else None
     name = name.strip()
     if not name or len(name) > 200:
         _refuse("The name must be 1 to 200 characters.")
@@ -173,6 +181,7 @@ def business_add(
             api_key=api_key,
             at=services.clock.now(),
             inkress_secret=inkress_secret,
+            gct_rate=rate,
         )
 
     business = _run(work)
@@ -182,6 +191,20 @@ def business_add(
         return
     print(f"Business {business.id} “{business.name}” added ({business.timezone}).")
     print(f"API key (shown once, keep it secret): {api_key}")
+
+
+_GCT_RATE = typer.Option(
+    "--gct-rate",
+    help="GCT in percent (15 is Jamaica's standard rate; 0 for none), included in the prices paid.",
+)
+
+
+def _gct_rate(text: str) -> Decimal:
+    try:
+        return gct.parse_rate(text)
+    except ValueError as exc:
+        _refuse(str(exc))
+        raise  # unreachable: _refuse exits
 
 
 @business_app.command("list")
@@ -212,19 +235,29 @@ def _inkress_secret(secret: str) -> str:
 
 
 @business_app.command("update")
-def business_update_inkress(
+def business_update(
     business_id: Annotated[int, typer.Argument(help="The business, from `business list`.")],
-    inkress_secret: Annotated[str, INKRESS_SECRET],
+    gct_rate: Annotated[str | None, _GCT_RATE] = None,
+    inkress_secret: Annotated[str | None, INKRESS_SECRET] = None,
 ) -> None:
-    """Set a business's Inkress webhook secret."""
-    secret = _inkress_secret(inkress_secret)
+    """Change a business's settings: its GCT rate, its Inkress webhook secret."""
+    if gct_rate is None and inkress_secret is None:
+        _refuse("Say what to change: --gct-rate PERCENT and/or --inkress-secret S.")
+    rate = _gct_rate(gct_rate) if gct_rate is not None else None
+    secret = _inkress_secret(inkress_secret) if inkress_secret is not None else None
 
-    async def work(services: Services) -> bool:
-        return await services.businesses.set_inkress_secret(business_id, secret)
+    async def work(services: Services) -> Business | None:
+        return await services.businesses.update(business_id, gct_rate=rate, inkress_secret=secret)
 
-    if not _run(work):
+    business = _run(work)
+    if business is None:
         _refuse(f"There is no business {business_id}. See `juneplum business list`.")
-    print(f"Business {business_id}: Inkress secret set (never shown again).")
+        return
+    if rate is not None:
+        charged = f"GCT {gct.percent(rate)}, included in prices" if gct.enabled(rate) else "no GCT"
+        print(f"Business {business.id} “{business.name}”: {charged}.")
+    if secret is not None:
+        print(f"Business {business.id}: Inkress secret set (never shown again).")
 
 
 @business_app.command("link-code")
@@ -420,6 +453,46 @@ def serve(
 def _refuse(message: str) -> None:
     err.print(Text(message, style="red"))
     raise typer.Exit(2)
+
+
+@export_app.command("bookings")
+def export_bookings(
+    first: Annotated[str, typer.Option("--from", help="First appointment date, 2026-01-01.")],
+    last: Annotated[str, typer.Option("--to", help="Last appointment date (included).")],
+    business_id: Annotated[
+        int | None, typer.Option("--business", help="One business (default: all).")
+    ] = None,
+    form: Annotated[str, typer.Option("--format", help="csv (the only format).")] = "csv",
+) -> None:
+    """Write CSV to standard output: a row per booking whose appointment falls in the dates,
+    each in its business's time zone; money as plain decimals."""
+    from bot.export import write_csv
+
+    if form.lower() != "csv":
+        _refuse(f"“{form}” isn't a format I write; use --format csv.")
+    try:
+        span = periods.DaySpan(read_date(first), read_date(last), "")
+    except CommandError as exc:
+        _refuse(str(exc))
+        raise  # unreachable: _refuse exits
+    if span.last < span.first:
+        _refuse(f"--to {last} is before --from {first}.")
+
+    async def each(services: Services) -> AsyncIterator[tuple[Business, Booking]]:
+        for business in await services.businesses.all():
+            if business_id is not None and business.id != business_id:
+                continue
+            start, end = span.utc_bounds(business.zone)
+            async for booking in services.store.bookings_between(business.id, start, end):
+                yield business, booking
+
+    async def work(services: Services) -> int:
+        if business_id is not None and await services.store.get_business(business_id) is None:
+            _refuse(f"There is no business {business_id}; see `juneplum business list`.")
+        return await write_csv(sys.stdout, each(services))
+
+    _run(work)
+    sys.stdout.flush()
 
 
 def main() -> None:

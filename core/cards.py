@@ -91,7 +91,8 @@ class CardAction:
 
 @dataclass(frozen=True)
 class CardField:
-    key: str  # stable: customer, email, phone, service, when, price, payment, notes, history
+    key: str  # stable: customer, email, phone, service, when, price, payment, subtotal, gct,
+    # total, notes, history
     label: str
     value: str
     brief: bool = True  # shown on the card in a channel; False: only in the full details
@@ -167,7 +168,9 @@ def card_for(
         status_line=wording.status_line(booking, zone),
         fields=tuple(
             CardField(key, label, value, brief)
-            for key, label, value, brief in wording.card_fields(booking, zone, record)
+            for key, label, value, brief in wording.card_fields(
+                booking, zone, record, business.gct_rate
+            )
         ),
         warnings=(
             *((wording.review_line(booking.review_reason),) if booking.review_reason else ()),

@@ -1,7 +1,8 @@
 """The command language every surface speaks, parsed once here.
 
 Views: today, tomorrow, week, next 7 days, all, 2026-12-01, 2026-12-01..2026-12-07, pending (any
-status), search ana, a bare word (search), #42 (details), calendar [2026-12], help.
+status), search ana, a bare word (search), #42 (details), calendar [2026-12], help,
+revenue [2026-11 | 2026-01-01..2026-03-31].
 Actions: confirm 42, complete 42, cancel 42 [reason], refunded 42.
 Money: refunds (the refunds still owed, oldest first).
 A list view may end in `page N`.
@@ -70,6 +71,13 @@ class Help:
 
 
 @dataclass(frozen=True)
+class ShowRevenue:
+    """What the business made in a span of its local days (this month by default)."""
+
+    span: DaySpan
+
+
+@dataclass(frozen=True)
 class Act:
     move: Move
     booking_id: int
@@ -90,7 +98,17 @@ class ListRefunds:
     page: int = 1
 
 
-View = ListDays | ListAll | ListStatus | Search | Details | ShowCalendar | Help | ListRefunds
+View = (
+    ListDays
+    | ListAll
+    | ListStatus
+    | Search
+    | Details
+    | ShowCalendar
+    | Help
+    | ShowRevenue
+    | ListRefunds
+)
 Command = View | Act | MarkRefunded
 
 
@@ -111,7 +129,7 @@ _VIEW_WORDS = {
     "7 days": periods.next_days,
 }
 _REFUND_WORDS = ("refunded", "refund")
-_OTHER_WORDS = ("all", "list", "search", "calendar", "help", "refunds", *_REFUND_WORDS)
+_OTHER_WORDS = ("all", "list", "search", "calendar", "help", "revenue", "refunds", *_REFUND_WORDS)
 KEYWORDS = (*_VIEW_WORDS, *_STATUS_WORDS, *_MOVE_WORDS, *_OTHER_WORDS)
 _DATE = r"\d{4}-\d{1,2}-\d{1,2}"
 _RANGE = re.compile(rf"^({_DATE})\s*\.\.\s*({_DATE})$")
@@ -168,6 +186,8 @@ def parse(text: str, today: date) -> Command:
         return Search(rest_original, page)
     if head == "calendar":
         return _calendar(rest, today)
+    if head == "revenue":
+        return _revenue(rest, today)
     if head in _MOVE_WORDS:
         return _action(_MOVE_WORDS[head], rest_original)
     if head in _REFUND_WORDS:
@@ -178,14 +198,7 @@ def parse(text: str, today: date) -> Command:
     if ref := _BOOKING_REF.match(lowered):
         return Details(int(ref.group(1)))
     if rng := _RANGE.match(lowered):
-        first, last = _date(rng.group(1)), _date(rng.group(2))
-        if last < first:
-            raise CommandError(
-                f"That range ends before it starts. Try `{last.isoformat()}..{first.isoformat()}`."
-            )
-        if (last - first).days > 366:
-            raise CommandError("A range can span at most a year; try a shorter one.")
-        return ListDays(periods.day_range(first, last), page)
+        return ListDays(_range(rng), page)
     if re.fullmatch(_DATE, lowered):
         return ListDays(periods.one_day(_date(lowered)), page)
     if lowered.startswith("#") or re.fullmatch(r"[\d.\-/]+", lowered):
@@ -215,6 +228,46 @@ def _date(text: str) -> date:
     if not FIRST_YEAR <= found.year <= LAST_YEAR:
         raise CommandError(f"Pick a date between {FIRST_YEAR} and {LAST_YEAR}.")
     return found
+
+
+def _range(rng: re.Match[str]) -> DaySpan:
+    first, last = _date(rng.group(1)), _date(rng.group(2))
+    if last < first:
+        raise CommandError(
+            f"That range ends before it starts. Try `{last.isoformat()}..{first.isoformat()}`."
+        )
+    if (last - first).days > 366:
+        raise CommandError("A range can span at most a year; try a shorter one.")
+    return periods.day_range(first, last)
+
+
+def read_date(text: str) -> date:
+    """A date as the command language reads it (2026-12-01), for other surfaces' options.
+
+    Raises:
+        CommandError: not a date on the calendar, or out of range; the message says so.
+    """
+    if not re.fullmatch(_DATE, text.strip()):
+        raise CommandError(f"“{text}” isn't a date. Dates look like 2026-12-01.")
+    return _date(text.strip())
+
+
+def _revenue(rest: str, today: date) -> ShowRevenue:
+    """`revenue`: this month; `revenue 2026-11`, `revenue 2026-11-05`, or a range of days."""
+    if not rest:
+        return ShowRevenue(periods.month_span(today.year, today.month))
+    if (m := _MONTH.match(rest)) and 1 <= int(m.group(2)) <= 12:
+        if not FIRST_YEAR <= int(m.group(1)) <= LAST_YEAR:
+            raise CommandError(f"Pick a date between {FIRST_YEAR} and {LAST_YEAR}.")
+        return ShowRevenue(periods.month_span(int(m.group(1)), int(m.group(2))))
+    if rng := _RANGE.match(rest):
+        return ShowRevenue(_range(rng))
+    if re.fullmatch(_DATE, rest):
+        return ShowRevenue(periods.one_day(_date(rest)))
+    raise CommandError(
+        f"“{rest}” isn't a month or a range. Try `revenue`, `revenue 2026-11` or "
+        "`revenue 2026-01-01..2026-03-31`."
+    )
 
 
 def _calendar(rest: str, today: date) -> ShowCalendar:

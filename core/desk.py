@@ -21,6 +21,7 @@ from core.commands import (
     MarkRefunded,
     Search,
     ShowCalendar,
+    ShowRevenue,
 )
 from core.errors import (
     BookingNotFound,
@@ -53,7 +54,10 @@ from core.replies import (
     Problem,
     RefundMarked,
     Reply,
+    ReportSection,
+    RevenueReport,
 )
+from core.revenue import Tally
 
 PER_PAGE = 20
 MAX_AHEAD = timedelta(days=2 * 366)
@@ -140,6 +144,8 @@ class Desk:
                 return self._page(
                     business, wording.REFUNDS_TITLE, found, True, wording.NO_REFUNDS_OWED, "refunds"
                 )
+            case ShowRevenue(span=span):
+                return await self.revenue(business, span)
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
 
     async def _list(
@@ -204,6 +210,24 @@ class Desk:
             counts[day] = counts.get(day, 0) + 1
         today = periods.local_today(self._clock.now(), business.zone)
         return CalendarMonth(business, year, month, counts, today)
+
+    async def revenue(self, business: Business, span: periods.DaySpan) -> RevenueReport:
+        """What the business made from the appointments in `span` (its local days)."""
+        start, end = span.utc_bounds(business.zone)
+        tally = Tally(span, business.gct_rate, business.currency)
+        async for booking in self._store.bookings_between(business.id, start, end):
+            tally.add(booking)
+        found = tally.result()
+        return RevenueReport(
+            business,
+            found,
+            wording.revenue_title(span),
+            tuple(
+                ReportSection(heading, tuple(lines))
+                for heading, lines in wording.revenue_sections(found)
+            ),
+            wording.revenue_note(span, business.zone, found.empty),
+        )
 
     async def act(
         self,

@@ -97,6 +97,7 @@ class Business:
     timezone: str
     owner_email: str
     currency: str = "USD"
+    gct_rate: Decimal | None = None  # percent; None or 0: no GCT (core.gct)
 
     @property
     def zone(self) -> ZoneInfo:

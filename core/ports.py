@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -47,6 +48,13 @@ class BookingStore(Protocol):
     ) -> list[datetime]: ...
 
     async def overlapping(self, booking: Booking) -> list[Booking]: ...
+
+    def bookings_between(
+        self, business_id: int, start: datetime, end: datetime
+    ) -> AsyncIterator[Booking]:
+        """Every booking starting in [start, end), in start order, with what its refund
+        record needs; read a chunk at a time, so a busy year is never held at once."""
+        ...
 
     async def in_context(self, business_id: int, booking_id: int) -> BookingInContext | None:
         """A booking (as it is now) with its overlaps and its customer's record, read

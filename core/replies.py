@@ -8,6 +8,7 @@ from datetime import date
 from core.cards import Card, CardAction
 from core.lifecycle import Move, MoveOutcome
 from core.model import Booking, Business, Page
+from core.revenue import Revenue
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,25 @@ class RefundMarked:
 
 
 @dataclass(frozen=True)
+class ReportSection:
+    """One currency's figures in a revenue report: a heading and labelled lines."""
+
+    heading: str
+    lines: tuple[tuple[str, str], ...]  # (label, value)
+
+
+@dataclass(frozen=True)
+class RevenueReport:
+    """What the business made in a span, already in words (core.revenue has the numbers)."""
+
+    business: Business
+    revenue: Revenue
+    title: str  # "Revenue · November 2026"
+    sections: tuple[ReportSection, ...]  # one per currency; none when nothing was booked
+    note: str  # which appointments, in which zone; or that there were none
+
+
+@dataclass(frozen=True)
 class HelpText:
     text: str
 
@@ -71,4 +91,13 @@ class Problem:
     text: str
 
 
-Reply = BookingList | BookingCard | CalendarMonth | MoveDone | RefundMarked | HelpText | Problem
+Reply = (
+    BookingList
+    | BookingCard
+    | CalendarMonth
+    | MoveDone
+    | RefundMarked
+    | RevenueReport
+    | HelpText
+    | Problem
+)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from core import gct
 from core.commands import EXAMPLES
 from core.errors import (
     BookingNotFound,
@@ -29,6 +30,9 @@ from core.model import (
     Provider,
     RefundState,
 )
+from core.money import Money, shown
+from core.periods import DaySpan
+from core.revenue import Figure, Revenue
 
 HELP = f"""Juneplum bookings — type a view or an action:
   today · tomorrow · week · next 7 days · all      bookings by day
@@ -40,6 +44,10 @@ HELP = f"""Juneplum bookings — type a view or an action:
   confirm 42 · complete 42 · cancel 42 [reason]    act on a booking
   refunded 42                                      you refunded a cancelled booking
   refunds                                          refunds still owed, oldest first
+
+
+  revenue · revenue 2026-11                        money made, per currency: this month or another
+  revenue 2026-01-01..2026-03-31                   … or a range of days
 Add `page 2` to a list for more. Examples: {EXAMPLES}"""
 
 
@@ -74,7 +82,8 @@ def span(booking: Booking, zone: ZoneInfo) -> str:
 
 
 def money(amount: Decimal, currency: str) -> str:
-    return f"{amount:,.2f} {currency}"
+    """An amount as people read it, by the one rule (core.money): 'J$4,575.25'."""
+    return shown(amount, currency)
 
 
 def history_line(entry: HistoryEntry, zone: ZoneInfo) -> str:
@@ -150,9 +159,10 @@ def _count(n: int, word: str) -> str:
 
 
 def card_fields(
-    booking: Booking, zone: ZoneInfo, record: CustomerRecord
+    booking: Booking, zone: ZoneInfo, record: CustomerRecord, gct_rate: Decimal | None = None
 ) -> list[tuple[str, str, str, bool]]:
-    """A card's labelled lines: (key, label, value, shown on the brief card)."""
+    """A card's labelled lines: (key, label, value, shown on the brief card); the GCT in
+    the payment, in the full details, when the business charges it."""
     b = booking
     price = money(b.service.price, b.payment.currency) if b.service.price is not None else "—"
     fields = [
@@ -163,6 +173,7 @@ def card_fields(
         ("when", "When", span(b, zone), True),
         ("price", "Price", price, True),
         ("payment", "Payment", payment_line(b), True),
+        *((key, label, value, False) for key, label, value in tax_lines(b, gct_rate)),
     ]
     if b.notes:
         fields.append(("notes", "Notes", b.notes, True))
@@ -420,6 +431,7 @@ TELEGRAM_COMMANDS = (
     ("pending", "Bookings waiting for your confirmation"),
     ("search", "Find bookings by customer or service: /search ana"),
     ("calendar", "Bookings per day of the month"),
+    ("revenue", "Money this month, per currency: /revenue 2026-11"),
     ("help", "What you can ask"),
     ("unlink", "Stop posting this business's bookings here"),
 )
@@ -516,3 +528,68 @@ def review_line(reason: str) -> str:
 
 REFUNDS_TITLE = "Refunds owed, oldest first"
 NO_REFUNDS_OWED = "No refunds owed."
+
+
+# Money: GCT on receipts, and the revenue report (issue 21).
+
+
+def tax_lines(booking: Booking, gct_rate: Decimal | None) -> list[tuple[str, str, str]]:
+    """The paid amount as subtotal, GCT and total, when the business charges GCT:
+    (key, label, value)."""
+    if not gct.enabled(gct_rate) or gct_rate is None:
+        return []
+    p = booking.payment
+    split = gct.split(Money(p.amount, p.currency), gct_rate)
+    return [
+        ("subtotal", "Subtotal", str(split.subtotal)),
+        ("gct", f"GCT {gct.percent(split.rate)}", str(split.tax)),
+        ("total", "Total", str(split.total)),
+    ]
+
+
+def revenue_title(span: DaySpan) -> str:
+    return f"Revenue · {span.label}"
+
+
+def revenue_note(span: DaySpan, zone: ZoneInfo, empty: bool) -> str:
+    """Which appointments the figures count, in the business's zone."""
+    days = (
+        f"on {_day(span.first)}"
+        if span.days == 1
+        else f"from {_day(span.first)} to {_day(span.last)}"
+    )
+    if empty:
+        return f"No bookings {days} ({zone.key})."
+    return (
+        f"Appointments {days} ({zone.key}). Completed is after refunds issued on it; "
+        "each currency is counted on its own."
+    )
+
+
+def _day(d: date) -> str:
+    return f"{d.day} {d:%b %Y}"
+
+
+def revenue_sections(revenue: Revenue) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Each currency's figures as (heading, [(label, value)])."""
+    sections = []
+    for c in revenue.currencies:
+        lines = [
+            ("Completed", _figure(c.completed)),
+            ("To come: confirmed", _figure(c.confirmed)),
+            ("To come: pending", _figure(c.pending)),
+            ("Cancelled", _figure(c.cancelled)),
+            ("Refunds owed", _figure(c.refunds_owed)),
+            ("Refunds issued", _figure(c.refunds_issued)),
+        ]
+        if c.gct is not None and revenue.gct_rate is not None:
+            lines.insert(1, (f"GCT {gct.percent(revenue.gct_rate)} in completed", str(c.gct)))
+        if c.top_services:
+            top = " · ".join(f"{s.name} {s.money} ({s.count})" for s in c.top_services)
+            lines.append(("Top services", top))
+        sections.append((c.currency, lines))
+    return sections
+
+
+def _figure(figure: Figure) -> str:
+    return f"{figure.money} · {_count(figure.count, 'booking')}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +20,7 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql
@@ -164,6 +165,26 @@ class SqlBookingStore:
 
     async def overlapping(self, booking: Booking) -> list[Booking]:
         return await self._db.read(lambda conn: _overlapping(conn, booking))
+
+    async def bookings_between(
+        self, business_id: int, start: datetime, end: datetime, *, chunk: int = 1000
+    ) -> AsyncIterator[Booking]:
+        """The business's bookings starting in [start, end), in (start, id) order, each with
+        its history: one statement per `chunk` bookings, resuming after the last one read."""
+        params: dict[str, Any] = {
+            "business_id": business_id,
+            "after_start": start,
+            "after_id": 0,
+            "end": end,
+            "chunk": chunk,
+        }
+        while True:
+            found = await self._db.read(lambda conn: _chunk(conn, params))
+            for booking in found:
+                yield booking
+            if len(found) < chunk:
+                return
+            params["after_start"], params["after_id"] = found[-1].start_at, found[-1].id
 
     async def in_context(self, business_id: int, booking_id: int) -> BookingInContext | None:
         """A booking with what its card shows beside it, in one read: chat delivery draws
@@ -328,6 +349,23 @@ def _load(conn: Connection, business_id: int, booking_id: int) -> Booking | None
         return None
     entries = [rows.history(r, prefix=_H) for r in found if r._mapping[f"{_H}id"] is not None]
     return rows.booking(found[0], entries)
+
+
+def _chunk(conn: Connection, params: dict[str, Any]) -> list[Booking]:
+    """Up to `chunk` bookings after (after_start, after_id), with their history entries."""
+    made: list[Booking] = []
+    entries: list[HistoryEntry] = []
+    last: Any = None
+    for row in conn.execute(_CHUNK_WITH_HISTORY, params).all():  # one fetch, not a row at a time
+        if last is not None and row.id != last.id:
+            made.append(rows.booking(last, entries))
+            entries = []
+        if row._mapping[f"{_H}id"] is not None:
+            entries.append(rows.history(row, prefix=_H))
+        last = row
+    if last is not None:
+        made.append(rows.booking(last, entries))
+    return made
 
 
 def _overlapping(conn: Connection, booking: Booking) -> list[Booking]:
@@ -533,6 +571,26 @@ _BOOKING_WITH_HISTORY = (
         bookings.c.business_id == bindparam("business_id"),
     )
     .order_by(booking_history.c.id)
+)
+_CHUNK = (
+    select(bookings.c.id)
+    .where(
+        bookings.c.business_id == bindparam("business_id"),
+        # A row-value comparison: both databases read it as a range of the index on
+        # (business_id, start_at, id), so each chunk starts where the last one ended.
+        tuple_(bookings.c.start_at, bookings.c.id)
+        > tuple_(bindparam("after_start", type_=bookings.c.start_at.type), bindparam("after_id")),
+        bookings.c.start_at < bindparam("end", type_=bookings.c.start_at.type),
+    )
+    .order_by(bookings.c.start_at, bookings.c.id)
+    .limit(bindparam("chunk"))
+    .subquery("chunk")
+)
+_CHUNK_WITH_HISTORY = (
+    select(bookings, *(c.label(f"{_H}{c.name}") for c in booking_history.c))
+    .join_from(_CHUNK, bookings, bookings.c.id == _CHUNK.c.id)
+    .outerjoin(booking_history, booking_history.c.booking_id == bookings.c.id)
+    .order_by(bookings.c.start_at, bookings.c.id, booking_history.c.id)
 )
 _INTAKE_KEY = select(intake_keys.c.fingerprint, intake_keys.c.booking_id).where(
     intake_keys.c.business_id == bindparam("business_id"),

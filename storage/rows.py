@@ -34,6 +34,7 @@ def business(row: Row[Any]) -> Business:
         timezone=row.timezone,
         owner_email=row.owner_email,
         currency=row.currency,
+        gct_rate=row.gct_rate,
     )
 
 

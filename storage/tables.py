@@ -37,6 +37,7 @@ businesses = Table(
     Column("created_at", UTCDateTime, nullable=False),
     # Inkress signs its webhooks with this (HMAC): it must be kept as given, not as a digest.
     Column("inkress_secret", String(200)),
+    Column("gct_rate", Money),  # percent; empty or 0: no GCT
 )
 
 bookings = Table(

@@ -21,7 +21,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot import logs
 from bot.app import Services, build_services
+from bot.currencies import CldrMoney
 from bot.settings import Settings
+from core import money
 from core.clock import FixedClock
 from core.model import (
     Actor,
@@ -96,6 +98,12 @@ async def _truncate(url: str) -> None:
     db = open_database(url)
     await db.write(lambda conn: conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")))
     await db.dispose()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _money_rule() -> None:
+    """Amounts written as the bot writes them (its composition root installs the same)."""
+    money.use(CldrMoney())
 
 
 @pytest.fixture

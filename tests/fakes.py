@@ -8,6 +8,7 @@ those promise that a test could see, these do too; integration tests run the rea
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -114,6 +115,13 @@ class InMemoryBookingStore:
             for b in self._of(business_id)
             if start <= b.start_at < end and b.status is not Status.CANCELLED
         )
+
+    async def bookings_between(
+        self, business_id: int, start: datetime, end: datetime
+    ) -> AsyncIterator[Booking]:
+        for b in sorted(self._of(business_id), key=lambda b: (b.start_at, b.id)):
+            if start <= b.start_at < end:
+                yield b
 
     async def overlapping(self, booking: Booking) -> list[Booking]:
         found = [

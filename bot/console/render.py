@@ -23,6 +23,7 @@ from core.replies import (
     Problem,
     RefundMarked,
     Reply,
+    RevenueReport,
 )
 
 _CONTROLS = {c: "�" for c in [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F]}
@@ -53,6 +54,8 @@ def render(reply: Reply) -> RenderableType:
             return _move_done(reply)
         case RefundMarked():
             return _refund_marked(reply)
+        case RevenueReport():
+            return _revenue(reply)
         case HelpText(text=text):
             return _t(text)
         case Problem(text=text):
@@ -187,6 +190,20 @@ def _refund_marked(reply: RefundMarked) -> RenderableType:
         _t(wording.refund_marked(b, reply.outcome), style="green"),
         actions_hint(b.id, reply.actions),
     )
+
+
+def _revenue(reply: RevenueReport) -> RenderableType:
+    """A table per currency, its figures already in words."""
+    parts: list[RenderableType] = [_t(f"{reply.title} — {reply.business.name}", style="bold")]
+    for section in reply.sections:
+        table = Table(title=_t(section.heading), title_justify="left", show_header=False)
+        table.add_column(style="bold")
+        table.add_column()
+        for label, value in section.lines:
+            table.add_row(_t(label), _t(value))
+        parts.append(table)
+    parts.append(_t(reply.note, style="dim"))
+    return Group(*parts)
 
 
 def alert(content: Content) -> RenderableType:

@@ -357,6 +357,9 @@ def _context(
         "relative_when": relative_when(booking.start_at, zone, now),
         "notes": booking.notes or "",
         "amount": wording.money(payment.amount, payment.currency),
+        "tax_lines": [
+            (label, value) for _, label, value in wording.tax_lines(booking, business.gct_rate)
+        ],
         "provider": PROVIDER_NAMES.get(payment.provider, payment.provider.value),
         "transaction_id": one_line(payment.transaction_id),
         "refunded": booking.refund.state is RefundState.ISSUED,

@@ -24,6 +24,7 @@ from core.replies import (
     Problem,
     RefundMarked,
     Reply,
+    RevenueReport,
 )
 
 Block = dict[str, Any]
@@ -152,6 +153,8 @@ def reply_blocks(reply: Reply) -> tuple[str, list[Block]]:
         case MoveDone() | RefundMarked():
             text = _done_text(reply)
             return fit(text, FALLBACK_TEXT), [section(text)]
+        case RevenueReport():
+            return _revenue(reply)
         case HelpText(text=text) | Problem(text=text):
             return fit(text, FALLBACK_TEXT), [section(text)]
     raise AssertionError(f"unrendered reply {reply!r}")  # pragma: no cover
@@ -188,6 +191,18 @@ def _list(reply: BookingList) -> tuple[str, list[Block]]:
     if paging:
         blocks.append({"type": "actions", "elements": paging})
     return fit(f"{reply.title}: {page.total} bookings", FALLBACK_TEXT), blocks
+
+
+def _revenue(reply: RevenueReport) -> tuple[str, list[Block]]:
+    """A section per currency: its labelled figures, one a line."""
+    title = f"{reply.title} — {reply.business.name}"
+    blocks: list[Block] = [section(f"*{escape(title)}*")]
+    for part in reply.sections[: MESSAGE_BLOCKS - 2]:
+        lines = "\n".join(f"*{label}*: {escape(value)}" for label, value in part.lines)
+        text = f"*{part.heading}*\n{lines}"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_TEXT]}})
+    blocks.append(context(reply.note))
+    return fit(title, FALLBACK_TEXT), blocks
 
 
 def line_actions(actions: list[CardAction]) -> Block:

@@ -46,6 +46,7 @@ SHORTCUTS = {
     "pending": "pending",
     "search": "search",
     "calendar": "calendar",
+    "revenue": "revenue",
     "help": "help",
 }
 SEEN_UPDATES = 10_000  # update ids remembered, so one delivered twice is handled once

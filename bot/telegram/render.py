@@ -28,6 +28,7 @@ from core.replies import (
     Problem,
     RefundMarked,
     Reply,
+    RevenueReport,
 )
 
 TEXT_LIMIT = 4096  # a message's text, after entities are parsed
@@ -125,6 +126,8 @@ def reply(answer: Reply, typed: str = "") -> Message:
             return month(answer)
         case MoveDone() | RefundMarked():
             return _done(answer)
+        case RevenueReport():
+            return revenue(answer)
         case HelpText(text=text):
             return Message(
                 e(wording.TELEGRAM_HELP_INTRO) + "\n\n<pre>" + html.escape(text) + "</pre>"
@@ -207,6 +210,16 @@ def booking_list(answer: BookingList, typed: str) -> Message:
     if answer.more_command and (more := buttons.view(answer.more_command)):
         row.append(_button(wording.NEXT_PAGE, more))
     return Message(_fit("\n".join(lines)), InlineKeyboardMarkup([row]) if row else None)
+
+
+def revenue(answer: RevenueReport) -> Message:
+    """A block per currency: its labelled figures, one a line."""
+    parts = [f"<b>{e(answer.title)} — {e(answer.business.name)}</b>"]
+    for section in answer.sections:
+        lines = "\n".join(f"{e(label)}: {e(value)}" for label, value in section.lines)
+        parts.append(f"<b>{e(section.heading)}</b>\n{lines}")
+    parts.append(f"<i>{e(answer.note)}</i>")
+    return Message(_fit("\n\n".join(parts)))
 
 
 def month(answer: CalendarMonth) -> Message:

@@ -79,7 +79,7 @@ async def test_the_owner_lists_opens_confirms_and_completes_a_booking(
     today = await dialog.say("/bookings today")
     assert f"#{booking_id}" in today and "15:00" in today and "pending" in today
     card = await dialog.say(f"#{booking_id}")
-    assert "ana@example.com" in card and "45.00 USD paid via PayPal (transaction T1)" in card
+    assert "ana@example.com" in card and "US$45.00 paid via PayPal (transaction T1)" in card
     assert f"[confirm {booking_id}]  [cancel {booking_id}]" in card
     assert f"#{booking_id} confirmed: Ana Silva" in await dialog.say(f"confirm {booking_id}")
     assert "already confirmed" in await dialog.say(f"confirm {booking_id}")
@@ -102,7 +102,7 @@ async def test_cancel_asks_for_a_reason_and_leads_to_the_refund(
     assert "optional, up to 500 characters" in asked
     done = await dialog.say("customer moved away")
     assert f"#{booking_id} cancelled" in done
-    assert "Cancelling does not refund. To refund 45.00 USD, open transaction T1" in done
+    assert "Cancelling does not refund. To refund US$45.00, open transaction T1" in done
     assert "https://www.paypal.com/activity/payment/T1" in done
     assert f"[refunded {booking_id}]" in done
     card = await dialog.say(f"#{booking_id}")
@@ -251,7 +251,7 @@ async def test_a_payment_to_review_and_the_refunds_owed_are_shown(
     ))  # fmt: skip
     booking, _ = await services.payments.take(business, short, PAGE)
     card = await dialog.say(f"#{booking.id}")
-    assert "Check the payment: Paid 40.00 USD, but the service's price is 45.00 USD." in card
+    assert "Check the payment: Paid US$40.00, but the service's price is US$45.00." in card
     assert "No refunds owed." in await dialog.say("refunds")
     await dialog.say(f"cancel {booking.id} moved away")
     owed = await dialog.say("refunds")

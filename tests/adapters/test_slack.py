@@ -169,7 +169,7 @@ async def test_connect_links_the_channel_and_a_new_booking_posts_its_card(desk: 
     assert "New booking #1" in post["text"] and "Ana Silva" in post["text"]
     shown = blocks_text(post["blocks"])
     assert "Thu 26 Nov 2026, 11:00–11:45 EST" in shown
-    assert "45.00 USD paid via PayPal (transaction T1)" in shown
+    assert "US$45.00 paid via PayPal (transaction T1)" in shown
     assert list(buttons(post["blocks"])) == ["Confirm", "Cancel", "View details"]
     assert "attachments" not in post
 

@@ -123,7 +123,7 @@ async def test_start_with_a_code_links_the_chat_and_each_new_booking_arrives_as_
     assert (
         "&lt;b&gt;Ana&lt;/b&gt; &amp; Co · Haircut · Thu 26 Nov 2026, 11:00–11:45 EST" in card.text
     )
-    assert "45.00 USD paid via PayPal (transaction T1)" in card.text
+    assert "US$45.00 paid via PayPal (transaction T1)" in card.text
     assert "Pending — waiting for your confirmation" in card.text
     assert card.buttons == [
         [("Confirm", f"confirm:{booking_id}:pending"), ("Cancel", f"cancel:{booking_id}:pending")],

@@ -159,7 +159,7 @@ async def test_a_new_booking_is_posted_once_in_every_linked_conversation(
         (post,) = platform.posted_to(chat)
         assert post.content.headline == f"New booking #{booking_id}"
         assert "Ana Silva · Haircut · Thu 26 Nov 2026, 11:00–11:45 EST" in post.text
-        assert "45.00 USD paid via PayPal (transaction T1)" in post.text
+        assert "US$45.00 paid via PayPal (transaction T1)" in post.text
         card = post.content.card
         assert card is not None
         assert [a.id for a in card.actions] == [ActionId.CONFIRM, ActionId.CANCEL, ActionId.DETAILS]

@@ -112,7 +112,7 @@ async def test_a_new_booking_mails_the_customer_and_the_owner_once(
     assert "Plum & Pine" in created["From"]
     assert "Haircut" in created["Subject"]
     body = created.get_body(("plain",))
-    assert body is not None and "45.00 USD" in body.get_content()
+    assert body is not None and "US$45.00" in body.get_content()
     assert f"#{booking_id}" in body.get_content() and "EST" in body.get_content()
     owner = smtp.mailbox.of_kind("owner-new-booking")[0]
     assert (

@@ -120,7 +120,7 @@ async def shop(
             api_key="jp_test_key_spa",
             at=NOW,
         )
-        assert await services.businesses.set_inkress_secret(spa.id, INKRESS_SECRET)
+        assert await services.businesses.update(spa.id, inkress_secret=INKRESS_SECRET)
         yield Shop(services, salon, spa, http, fake, chat, smtp)
 
 
@@ -279,10 +279,10 @@ async def test_a_payment_that_does_not_match_the_price_is_flagged_on_every_surfa
     (booking_id,) = await booking_ids(shop)
     booking = await shown(shop, booking_id)
     assert booking["needs_review"] is True
-    assert booking["review_reason"] == ("Paid 40.00 USD, but the service's price is 45.00 USD.")
+    assert booking["review_reason"] == ("Paid US$40.00, but the service's price is US$45.00.")
     await shop.services.chat_dispatcher.drain()
     (card,) = shop.chat.posted_to("C-salon")
-    assert "Check the payment: Paid 40.00 USD, but the service's price is 45.00 USD." in card.text
+    assert "Check the payment: Paid US$40.00, but the service's price is US$45.00." in card.text
 
 
 async def test_the_intake_api_flags_a_payment_in_another_currency_and_not_an_exact_one(
@@ -307,7 +307,7 @@ async def test_the_intake_api_flags_a_payment_in_another_currency_and_not_an_exa
     assert exact.json()["needs_review"] is False
     assert other.status_code == 201
     assert other.json()["needs_review"] is True
-    assert other.json()["review_reason"] == "Paid 45.00 EUR, but the business takes USD."
+    assert other.json()["review_reason"] == "Paid €45.00, but the business takes USD."
 
 
 # --- PayPal: refunds --------------------------------------------------------------------------
@@ -349,7 +349,7 @@ async def test_a_paypal_refund_records_the_refund_and_redraws_every_card(shop: S
     await shop.services.chat_dispatcher.drain()
     redrawn = shop.chat.edited_in("C-salon")[-1]
     assert redrawn.ref == card.ref
-    assert "Refund of 45.00 USD issued, reported by PayPal" in redrawn.text
+    assert "Refund of US$45.00 issued, reported by PayPal" in redrawn.text
     assert "Refund issued" not in [a.label for a in redrawn.content.card.actions]  # type: ignore[union-attr]
     assert any("refund marked issued by PayPal" in s.text for s in shop.chat.posted_to("C-salon"))
     # Nothing is owed any more.
@@ -636,7 +636,7 @@ async def test_cash_is_due_at_the_appointment_and_paid_once_completed(shop: Shop
     booking_id = made.json()["id"]
     _, card = await shop.services.desk.drawn(shop.salon, booking_id)
     (payment,) = [f.value for f in card.fields if f.key == "payment"]
-    assert payment == "45.00 USD due at the appointment (cash)"
+    assert payment == "US$45.00 due at the appointment (cash)"
     await shop.services.desk.act(shop.salon, booking_id, Move.CONFIRM, OWNER)
     await shop.services.desk.act(shop.salon, booking_id, Move.COMPLETE, OWNER)
     assert (await shown(shop, booking_id))["payment"]["status"] == "paid"

@@ -141,8 +141,8 @@ def test_a_pending_card_shows_who_what_when_the_money_and_that_it_waits_for_the_
         ("Customer", "Ana Silva"),
         ("Service", "Haircut (45 min)"),
         ("When", "Thu 26 Nov 2026, 10:00–10:45 EST"),
-        ("Price", "45.00 USD"),
-        ("Payment", "45.00 USD paid via PayPal (transaction TX-1)"),
+        ("Price", "US$45.00"),
+        ("Payment", "US$45.00 paid via PayPal (transaction TX-1)"),
         ("Notes", "Allergic to lavender"),
         ("Customer history", "First booking with you"),
     ]
@@ -183,7 +183,7 @@ def test_the_customer_record_line_counts_visits_and_cancellations(
 def test_a_cancelled_paid_card_says_where_to_refund() -> None:
     card = card_for(SALON, booking(at("2026-11-26T15:00Z"), Status.CANCELLED), [], CustomerRecord())
     assert card.refund == (
-        "Cancelling does not refund. To refund 45.00 USD, open transaction TX-1 in your PayPal "
+        "Cancelling does not refund. To refund US$45.00, open transaction TX-1 in your PayPal "
         "dashboard: https://www.paypal.com/activity/payment/TX-1. Then press “Refund issued” "
         "(or type `refunded 42`)."
     )

@@ -304,7 +304,7 @@ async def test_a_cancel_with_its_reason_cancels_and_says_where_to_refund(
     assert isinstance(done, Acted) and done.ok and done.card is not None
     assert done.text == (
         f"#{booking_id} cancelled: Ana Silva · Haircut · Thu 26 Nov 2026, 10:00 EST\n"
-        "Cancelling does not refund. To refund 45.00 USD, open transaction TX-1 in your PayPal "
+        "Cancelling does not refund. To refund US$45.00, open transaction TX-1 in your PayPal "
         "dashboard: https://www.paypal.com/activity/payment/TX-1. Then press “Refund issued” "
         f"(or type `refunded {booking_id}`)."
     )

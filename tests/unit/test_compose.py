@@ -384,7 +384,7 @@ def test_created_confirms_the_payment_and_the_booking() -> None:
     msg = sent(MailKind.CREATED)
 
     for text in (body(msg, "plain"), body(msg, "html")):
-        assert "1,045.50 USD" in text
+        assert "US$1,045.50" in text
         assert "PayPal" in text
         assert "TX-123" in text
         assert "Haircut" in text
@@ -405,7 +405,7 @@ def test_a_cancellation_by_the_business_gives_the_reason_and_who_refunds() -> No
         assert "Plum Salon has cancelled your booking #42" in text
         assert "Stylist is ill" in text
         assert "handled by Plum Salon" in text
-        assert "1,045.50 USD" in text
+        assert "US$1,045.50" in text
 
 
 def test_a_cancellation_by_the_customer_says_so() -> None:
@@ -443,7 +443,7 @@ def test_the_owner_gets_everything_to_act_on_a_new_booking() -> None:
             "+1 555 0100",
             "Haircut",
             "Tue 3 Mar 2026, 10:00 EST",
-            "1,045.50 USD",
+            "US$1,045.50",
             "PayPal",
             "TX-123",
             "Short on the sides",
@@ -604,7 +604,7 @@ def test_a_cash_booking_s_emails_say_it_is_due_and_its_cancellation_owes_nothing
     for kind in (MailKind.CREATED, MailKind.OWNER_NEW_BOOKING):
         for subtype in ("plain", "html"):
             text = body(sent(kind, due), subtype)
-            assert "Due at the appointment" in text and "1,045.50 USD" in text
+            assert "Due at the appointment" in text and "US$1,045.50" in text
             assert "Transaction ID" not in text
     entry = HistoryEntry(NOW, OWNER, Status.PENDING, Status.CANCELLED, None)
     cancelled_due = booking(

@@ -96,10 +96,10 @@ def test_an_exact_payment_needs_no_review_and_a_different_one_says_why() -> None
     assert payments.review_reason(SALON, new("45")) is None  # the same amount
     assert payments.review_reason(SALON, new("40.00", price=None)) is None  # no price to check
     assert payments.review_reason(SALON, new("40.00")) == (
-        "Paid 40.00 USD, but the service's price is 45.00 USD."
+        "Paid US$40.00, but the service's price is US$45.00."
     )
     assert payments.review_reason(SALON, new("45.00", "JMD")) == (
-        "Paid 45.00 JMD, but the business takes USD."
+        "Paid J$45.00, but the business takes USD."
     )
 
 
