@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from core import wording
@@ -25,6 +26,7 @@ class ActionId(StrEnum):
     CANCEL = "cancel"
     REFUND_ISSUED = "refund-issued"
     DETAILS = "details"
+    NO_SHOW = "no-show"
 
     @property
     def move(self) -> Move | None:
@@ -35,6 +37,7 @@ _MOVES = {
     ActionId.CONFIRM: Move.CONFIRM,
     ActionId.COMPLETE: Move.COMPLETE,
     ActionId.CANCEL: Move.CANCEL,
+    ActionId.NO_SHOW: Move.NO_SHOW,
 }
 
 
@@ -127,9 +130,14 @@ class Card:
         return tuple(a for a in self.actions if a.id is not ActionId.DETAILS)
 
 
-def actions_for(booking: Booking) -> tuple[CardAction, ...]:
-    """The buttons that fit the booking's status, in the order they are shown."""
-    ids: list[ActionId] = [ActionId(m.value) for m in allowed_moves(booking.status)]
+def actions_for(booking: Booking, now: datetime | None = None) -> tuple[CardAction, ...]:
+    """The buttons that fit the booking's status, in the order they are shown; No-show only
+    once the appointment has started (`now` at or after its start)."""
+    ids: list[ActionId] = [
+        _ACTION_OF[m]
+        for m in allowed_moves(booking.status)
+        if m is not Move.NO_SHOW or (now is not None and now >= booking.start_at)
+    ]
     if booking.refund_owed:
         ids.append(ActionId.REFUND_ISSUED)
     ids.append(ActionId.DETAILS)
@@ -144,6 +152,7 @@ def actions_for(booking: Booking) -> tuple[CardAction, ...]:
     )
 
 
+_ACTION_OF = {move: action for action, move in _MOVES.items()}
 _STYLES = {
     ActionId.CONFIRM: Style.PRIMARY,
     ActionId.COMPLETE: Style.PRIMARY,
@@ -156,8 +165,9 @@ def card_for(
     booking: Booking,
     overlaps: list[Booking],
     record: CustomerRecord,
+    now: datetime | None = None,
 ) -> Card:
-    """The card of a booking as it is now."""
+    """The card of a booking as it is now (`now`: whether No-show fits yet)."""
     zone = business.zone
     return Card(
         booking_id=booking.id,
@@ -172,5 +182,5 @@ def card_for(
         warnings=tuple(wording.overlap_line(o, zone) for o in overlaps),
         refund=wording.refund_line(booking, zone),
         history=tuple(wording.history_line(h, zone) for h in booking.history),
-        actions=actions_for(booking),
+        actions=actions_for(booking, now),
     )

@@ -2,7 +2,7 @@
 
 Views: today, tomorrow, week, next 7 days, all, 2026-12-01, 2026-12-01..2026-12-07, pending (any
 status), search ana, a bare word (search), #42 (details), calendar [2026-12], help.
-Actions: confirm 42, complete 42, cancel 42 [reason], refunded 42.
+Actions: confirm 42, complete 42, cancel 42 [reason], noshow 42, refunded 42.
 A list view may end in `page N`.
 """
 
@@ -24,7 +24,7 @@ FIRST_YEAR, LAST_YEAR = 1900, 9998  # dates outside this range are refused, neve
 EXAMPLES = (
     "today · tomorrow · week · next 7 days · all · 2026-12-01 · 2026-12-01..2026-12-07 · "
     "pending · search ana · #42 · calendar 2026-12 · confirm 42 · complete 42 · "
-    "cancel 42 customer asked · refunded 42 · help"
+    "cancel 42 customer asked · noshow 42 · refunded 42 · help"
 )
 
 
@@ -90,8 +90,16 @@ class CommandError(ValueError):
     """Input that is not a command; the message is already plain words for the owner."""
 
 
-_STATUS_WORDS = {s.value: s for s in Status} | {"canceled": Status.CANCELLED}
-_MOVE_WORDS = {m.value: m for m in Move} | {"done": Move.COMPLETE}
+_STATUS_WORDS = {s.value: s for s in Status} | {
+    "canceled": Status.CANCELLED,
+    "no-show": Status.NO_SHOW,
+    "no-shows": Status.NO_SHOW,
+}
+_MOVE_WORDS = {m.value: m for m in Move} | {
+    "done": Move.COMPLETE,
+    "noshow": Move.NO_SHOW,
+    "no-show": Move.NO_SHOW,
+}
 _VIEW_WORDS = {
     "today": periods.today,
     "tomorrow": periods.tomorrow,
@@ -220,10 +228,12 @@ def _action(move: Move, rest: str) -> Act:
     ref, _, reason = rest.partition(" ")
     m = _BOOKING_REF.match(ref)
     if not m:
-        example = f"{move.value} 42" + (" customer asked" if move is Move.CANCEL else "")
+        word = "noshow" if move is Move.NO_SHOW else move.value
+        example = f"{word} 42" + (" customer asked" if move is Move.CANCEL else "")
         raise CommandError(f"Which booking? e.g. `{example}`.")
     if move is not Move.CANCEL and reason.strip():
-        raise CommandError(f"Only cancel takes a reason; try `{move.value} {m.group(1)}`.")
+        word = "noshow" if move is Move.NO_SHOW else move.value
+        raise CommandError(f"Only cancel takes a reason; try `{word} {m.group(1)}`.")
     cleaned = reason.strip() or None
     if cleaned and len(cleaned) > 500:
         raise CommandError("Keep the reason under 500 characters.")

@@ -26,6 +26,7 @@ from core.errors import (
     BusinessNotFound,
     DomainError,
     NotRefundable,
+    NotStartedYet,
     StartInPast,
     StartTooFar,
     TooLateToCancel,
@@ -104,9 +105,9 @@ class Desk:
                 )
             case ListStatus(status=status, page=page):
                 query = BookingFilter(status=status, page=page)
-                title = f"{status.value.capitalize()} bookings"
+                title = f"{status.label.capitalize()} bookings"
                 return await self._list(
-                    business, query, title, True, f"No {status.value} bookings.", status.value
+                    business, query, title, True, f"No {status.label} bookings.", status.value
                 )
             case Search(term=term, page=page, bare=bare):
                 query = BookingFilter(
@@ -168,7 +169,8 @@ class Desk:
         found = await self._store.in_context(business.id, booking_id)
         if found is None:
             raise BookingNotFound(booking_id)
-        return found.booking, card_for(business, found.booking, found.overlaps, found.record)
+        booking, now = found.booking, self._clock.now()
+        return booking, card_for(business, booking, found.overlaps, found.record, now)
 
     async def card(self, business: Business, booking: Booking | int) -> Card:
         """The booking's card as it is now, read again: with its overlaps and the customer's
@@ -209,6 +211,7 @@ class Desk:
             BookingNotFound: no such booking in this business.
             IllegalMove: the booking's status does not allow the move (perhaps a moment ago),
                 or it changed since the card was drawn (`changed_by` says who changed it).
+            NotStartedYet: a no-show before the appointment's start.
         """
         booking = await self.booking(business, booking_id)
         if expected is not None and booking.status not in (expected, move.target):
@@ -219,6 +222,9 @@ class Desk:
                 changed_by=booking.last_move,
             )
         outcome = _check(booking, move)
+        too_early = move is Move.NO_SHOW and self._clock.now() < booking.start_at
+        if outcome is MoveOutcome.APPLIED and too_early:  # never before the start
+            raise NotStartedYet(booking.id, booking.start_at)
         if outcome is MoveOutcome.APPLIED:
             moved = await self._store.move_booking(booking, move, actor, reason, self._clock.now())
             if moved is None:
@@ -234,7 +240,7 @@ class Desk:
                 outcome = MoveOutcome.ALREADY
             else:
                 booking = moved
-        return MoveDone(business, booking, move, outcome, actions_for(booking))
+        return MoveDone(business, booking, move, outcome, actions_for(booking, self._clock.now()))
 
     async def refund_issued(
         self, business: Business, booking_id: int, actor: Actor

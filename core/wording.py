@@ -13,6 +13,7 @@ from core.errors import (
     IdempotencyConflict,
     IllegalMove,
     NotRefundable,
+    NotStartedYet,
     StartInPast,
     StartTooFar,
     TooLateToCancel,
@@ -28,6 +29,7 @@ HELP = f"""Juneplum bookings — type a view or an action:
   #42                                              one booking, with its actions
   calendar · calendar 2026-12                      bookings per day of a month
   confirm 42 · complete 42 · cancel 42 [reason]    act on a booking
+  noshow 42                                        the customer didn't come (after the start)
   refunded 42                                      you refunded a cancelled booking
 Add `page 2` to a list for more. Examples: {EXAMPLES}"""
 
@@ -70,9 +72,9 @@ def history_line(entry: HistoryEntry, zone: ZoneInfo) -> str:
     if entry.note is not None:
         return f"{when(entry.at, zone)}: {NOTES[entry.note]} by {entry.actor.describe()}"
     change = (
-        f"{entry.from_status.value} → {entry.to_status.value}"
+        f"{entry.from_status.label} → {entry.to_status.label}"
         if entry.from_status
-        else f"created as {entry.to_status.value}"
+        else f"created as {entry.to_status.label}"
     )
     reason = f" — “{entry.reason}”" if entry.reason else ""
     return f"{when(entry.at, zone)}: {change} by {entry.actor.describe()}{reason}"
@@ -88,6 +90,7 @@ ACTION_LABELS = {
     "cancel": "Cancel",
     "refund-issued": "Refund issued",
     "details": "View details",
+    "no-show": "No-show",
 }
 
 
@@ -108,7 +111,7 @@ def status_line(booking: Booking, zone: ZoneInfo) -> str:
     """The status and who set it when: 'Confirmed by Riley via Slack · Wed 25 Nov 2026,
     10:02 EST', or 'Pending — waiting for your confirmation'."""
     moved = booking.last_move
-    label = booking.status.value.capitalize()
+    label = booking.status.label.capitalize()
     if moved is None:
         return (
             f"{label} — waiting for your confirmation"
@@ -127,6 +130,8 @@ def customer_record(record: CustomerRecord) -> str:
         _count(record.completed, "visit"),
         _count(record.cancelled, "cancellation"),
     ]
+    if record.no_shows:
+        parts.append(_count(record.no_shows, "no-show"))
     return f"{record.bookings} bookings: " + ", ".join(parts)
 
 
@@ -160,7 +165,7 @@ def overlap_line(other: Booking, zone: ZoneInfo) -> str:
     abbr = f"{local(other.start_at, zone):%Z}"
     return (
         f"Overlaps with {other.ref} ({other.customer.name}, {start}–{end} {abbr}, "
-        f"{other.status.value})"
+        f"{other.status.label})"
     )
 
 
@@ -215,7 +220,7 @@ def new_booking(title: str) -> str:
 
 
 def card_headline(title: str, status: Status) -> str:
-    return f"Booking {title} · {status.value}"
+    return f"Booking {title} · {status.label}"
 
 
 # Each email's name as the owner reads it (core.notifications.MailKind values).
@@ -248,7 +253,7 @@ def refund_marked(booking: Booking, outcome: MoveOutcome) -> str:
 
 def not_refundable(booking_id: int, status: Status) -> str:
     if status is not Status.CANCELLED:
-        return f"#{booking_id} is {status.value}; only a cancelled booking can be marked refunded."
+        return f"#{booking_id} is {status.label}; only a cancelled booking can be marked refunded."
     return f"#{booking_id} has no payment to refund."
 
 
@@ -331,10 +336,10 @@ def illegal_move(err: IllegalMove) -> str:
             else ""
         )
         return (
-            f"{ref} was {err.status.value} a moment ago by {err.changed_by.actor.describe()}, "
+            f"{ref} was {err.status.label} a moment ago by {err.changed_by.actor.describe()}, "
             f"so your {err.move.value} was not applied.{again}"
         )
-    return f"{ref} is {err.status.value}; it can't be {err.move.past}."
+    return f"{ref} is {err.status.label}; it can't be {err.move.past}."
 
 
 def domain_error(err: DomainError) -> str:
@@ -351,6 +356,8 @@ def domain_error(err: DomainError) -> str:
         return f"#{err.booking_id} has already started; it can no longer be cancelled online."
     if isinstance(err, NotRefundable):
         return not_refundable(err.booking_id, err.status)
+    if isinstance(err, NotStartedYet):
+        return not_started_yet(err)
     if isinstance(err, IdempotencyConflict):
         return "This Idempotency-Key was already used with a different request."
     return str(err)
@@ -456,3 +463,13 @@ def calendar_title(month_name: str, year: int) -> str:
 def calendar_hint(total: int) -> str:
     shown = "1 active booking" if total == 1 else f"{total} active bookings"
     return f"{shown}. Tap a day to list it."
+
+
+# The owner's day: no-shows, close-out prompts, nudges, the morning digest, refunds owed.
+
+
+def not_started_yet(err: NotStartedYet) -> str:
+    return (
+        f"#{err.booking_id} hasn't started yet; it can be marked a no-show once it has "
+        "(from its start time)."
+    )

@@ -322,6 +322,7 @@ def _record(conn: Connection, booking: Booking) -> CustomerRecord:
         bookings=max(1, sum(counts.values())),
         completed=counts.get(Status.COMPLETED.value, 0),
         cancelled=counts.get(Status.CANCELLED.value, 0),
+        no_shows=counts.get(Status.NO_SHOW.value, 0),
     )
 
 

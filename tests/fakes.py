@@ -201,6 +201,7 @@ class InMemoryBookingStore:
             bookings=max(1, len(theirs)),
             completed=theirs.count(Status.COMPLETED),
             cancelled=theirs.count(Status.CANCELLED),
+            no_shows=theirs.count(Status.NO_SHOW),
         )
 
     async def note_refund_issued(

@@ -38,6 +38,7 @@ STATUS_STYLE = {
     Status.CONFIRMED: "green",
     Status.COMPLETED: "blue",
     Status.CANCELLED: "red",
+    Status.NO_SHOW: "magenta",
 }
 
 
@@ -76,6 +77,7 @@ TYPED = {
     ActionId.CANCEL: "cancel {id}",
     ActionId.REFUND_ISSUED: "refunded {id}",
     ActionId.DETAILS: "#{id}",
+    ActionId.NO_SHOW: "noshow {id}",
 }
 
 
@@ -85,7 +87,7 @@ def plain(text: str) -> Text:
 
 
 def _status(status: Status) -> Text:
-    return _t(status.value, style=STATUS_STYLE[status])
+    return _t(status.label, style=STATUS_STYLE[status])
 
 
 def _list(reply: BookingList) -> RenderableType:

@@ -173,7 +173,7 @@ def _list(reply: BookingList) -> tuple[str, list[Block]]:
     blocks: list[Block] = [section(f"*{reply.title}* — {reply.business.name}")]
     for b in page.bookings[: MESSAGE_BLOCKS - 4]:
         when = wording.list_time(b.start_at, zone, with_date=reply.multi_day)
-        line = f"{b.ref} · {when} · {b.customer.name} · {b.service.name} · {b.status.value}"
+        line = f"{b.ref} · {when} · {b.customer.name} · {b.service.name} · {b.status.label}"
         block: Block = {"type": "section", "text": mrkdwn(line)}
         block["accessory"] = line_actions(list(actions_for(b)))
         blocks.append(block)

@@ -40,7 +40,7 @@ from core.replies import BookingCard, Problem
 
 log = logs.get("bot.slack")
 
-BUTTONS = re.compile(r"^jp_(confirm|complete|cancel|refund_issued|details)$")
+BUTTONS = re.compile(r"^jp_(prompt_)?(confirm|complete|cancel|refund_issued|details|no_show)$")
 PAGES = re.compile(rf"^{blocks.PAGE}_")
 CONNECT, DISCONNECT = "connect", "disconnect"
 SOMETHING_WRONG = wording.SOMETHING_WRONG

@@ -193,7 +193,7 @@ def booking_list(answer: BookingList, typed: str) -> Message:
         when = wording.list_time(b.start_at, zone, with_date=answer.multi_day)
         lines.append(
             f"<b>{b.ref}</b> {e(when)} · {e(_cut(b.customer.name, 100))} · "
-            f"{e(_cut(b.service.name, 100))} · {b.status.value}"
+            f"{e(_cut(b.service.name, 100))} · {b.status.label}"
         )
     total = f"{page.total}" if page.total_exact else f"{page.total}+"
     first = (page.page - 1) * page.per_page + 1
