@@ -25,6 +25,7 @@ from storage.conversations import SqlConversations
 from storage.database import Database, open_database
 from storage.event_feed import EventHook, SqlEventFeed
 from storage.outbox import MailQueue, SqlOutbox, SqlReminders
+from storage.owners_day import SqlOwnersDay
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Services:
     conversations: SqlConversations
     chat: ChatDesk
     chat_dispatcher: ChatDispatcher
+    owners_day: SqlOwnersDay
     background: Background
     surfaces: list[Surface] = field(default_factory=list)  # the chat platforms configured
 
@@ -88,6 +90,7 @@ def build_services(
     conversations = SqlConversations(db, chat_queue, queue)
     desk = Desk(store, clock)
     chat = ChatDesk(desk, conversations, clock)
+    owners_day = SqlOwnersDay(db, store)
     found = list(surfaces) if surfaces is not None else chat_surfaces(settings, chat)
     every_sender = {s.platform: s.sender for s in found} | dict(senders or {})
     chat_dispatcher = ChatDispatcher(
@@ -117,6 +120,7 @@ def build_services(
         conversations=conversations,
         chat=chat,
         chat_dispatcher=chat_dispatcher,
+        owners_day=owners_day,
         background=Background(
             dispatcher,
             reminders,
@@ -125,6 +129,7 @@ def build_services(
             sweep_seconds=settings.reminder_sweep_seconds,
             chat=chat_dispatcher,
             chat_poll_seconds=settings.chat_poll_seconds,
+            owners_day=owners_day,
         ),
         surfaces=found,
     )

@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from core import wording
-from core.lifecycle import Move, Status, allowed_moves
+from core.lifecycle import NOT_BEFORE_START, Move, Status, allowed_moves
 from core.model import Booking, Business, CustomerRecord
 
 
@@ -131,12 +131,14 @@ class Card:
 
 
 def actions_for(booking: Booking, now: datetime | None = None) -> tuple[CardAction, ...]:
-    """The buttons that fit the booking's status, in the order they are shown; No-show only
-    once the appointment has started (`now` at or after its start)."""
+    """The buttons that fit the booking's status, in the order they are shown; No-show (and
+    completing a pending booking) only once the appointment has started (`now` at or after
+    its start)."""
+    started = now is not None and now >= booking.start_at
     ids: list[ActionId] = [
         _ACTION_OF[m]
         for m in allowed_moves(booking.status)
-        if m is not Move.NO_SHOW or (now is not None and now >= booking.start_at)
+        if started or (booking.status, m) not in NOT_BEFORE_START
     ]
     if booking.refund_owed:
         ids.append(ActionId.REFUND_ISSUED)

@@ -1,7 +1,8 @@
 """The command language every surface speaks, parsed once here.
 
 Views: today, tomorrow, week, next 7 days, all, 2026-12-01, 2026-12-01..2026-12-07, pending (any
-status), search ana, a bare word (search), #42 (details), calendar [2026-12], help.
+status), search ana, a bare word (search), #42 (details), calendar [2026-12], digest, help.
+Settings of a chat conversation: digest 07:30, digest off.
 Actions: confirm 42, complete 42, cancel 42 [reason], noshow 42, refunded 42.
 A list view may end in `page N`.
 """
@@ -82,8 +83,20 @@ class MarkRefunded:
     booking_id: int
 
 
-View = ListDays | ListAll | ListStatus | Search | Details | ShowCalendar | Help
-Command = View | Act | MarkRefunded
+@dataclass(frozen=True)
+class ShowDigest:
+    """Today's digest, now."""
+
+
+@dataclass(frozen=True)
+class SetDigest:
+    """A conversation's morning digest time: "07:30", or "off"."""
+
+    setting: str
+
+
+View = ListDays | ListAll | ListStatus | Search | Details | ShowCalendar | Help | ShowDigest
+Command = View | Act | MarkRefunded | SetDigest
 
 
 class CommandError(ValueError):
@@ -111,7 +124,7 @@ _VIEW_WORDS = {
     "7 days": periods.next_days,
 }
 _REFUND_WORDS = ("refunded", "refund")
-_OTHER_WORDS = ("all", "list", "search", "calendar", "help", *_REFUND_WORDS)
+_OTHER_WORDS = ("all", "list", "search", "calendar", "help", "digest", *_REFUND_WORDS)
 KEYWORDS = (*_VIEW_WORDS, *_STATUS_WORDS, *_MOVE_WORDS, *_OTHER_WORDS)
 _DATE = r"\d{4}-\d{1,2}-\d{1,2}"
 _RANGE = re.compile(rf"^({_DATE})\s*\.\.\s*({_DATE})$")
@@ -166,6 +179,8 @@ def parse(text: str, today: date) -> Command:
         return Search(rest_original, page)
     if head == "calendar":
         return _calendar(rest, today)
+    if head == "digest":
+        return _digest(rest)
     if head in _MOVE_WORDS:
         return _action(_MOVE_WORDS[head], rest_original)
     if head in _REFUND_WORDS:
@@ -222,6 +237,22 @@ def _calendar(rest: str, today: date) -> ShowCalendar:
     if not m or not 1 <= int(m.group(2)) <= 12 or not FIRST_YEAR <= int(m.group(1)) <= LAST_YEAR:
         raise CommandError(f"“{rest}” isn't a month. Try `calendar` or `calendar 2026-12`.")
     return ShowCalendar(int(m.group(1)), int(m.group(2)))
+
+
+_DIGEST_TIME = re.compile(r"^([01]?\d|2[0-3])[:.h]?([0-5]\d)$")
+DIGEST_DEFAULT = "08:00"
+
+
+def _digest(rest: str) -> ShowDigest | SetDigest:
+    """`digest` shows today's; `digest 07:30`, `digest off`, `digest on` (08:00) set it."""
+    if not rest:
+        return ShowDigest()
+    if rest in ("off", "on"):
+        return SetDigest("off" if rest == "off" else DIGEST_DEFAULT)
+    found = _DIGEST_TIME.match(rest)
+    if not found:
+        raise CommandError("Give the digest a time like `digest 07:30`, or `digest off`.")
+    return SetDigest(f"{int(found.group(1)):02d}:{found.group(2)}")
 
 
 def _action(move: Move, rest: str) -> Act:

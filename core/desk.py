@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, timedelta
 
-from core import commands, periods, wording
+from core import commands, owners_day, periods, wording
 from core.cards import Card, actions_for, card_for
 from core.clock import Clock
 from core.commands import (
@@ -19,7 +19,9 @@ from core.commands import (
     ListStatus,
     MarkRefunded,
     Search,
+    SetDigest,
     ShowCalendar,
+    ShowDigest,
 )
 from core.errors import (
     BookingNotFound,
@@ -32,7 +34,7 @@ from core.errors import (
     TooLateToCancel,
 )
 from core.folding import fold
-from core.lifecycle import IllegalMove, Move, MoveOutcome, Status, check_move
+from core.lifecycle import NOT_BEFORE_START, IllegalMove, Move, MoveOutcome, Status, check_move
 from core.model import Actor, ActorKind, Booking, Business, Channel, NewBooking, Page
 from core.ports import BookingFilter, BookingStore
 from core.replies import (
@@ -44,6 +46,7 @@ from core.replies import (
     Problem,
     RefundMarked,
     Reply,
+    Said,
 )
 
 PER_PAGE = 20
@@ -126,6 +129,12 @@ class Desk:
                 return await self.act(business, booking_id, move, actor, reason)
             case MarkRefunded(booking_id=booking_id):
                 return await self.refund_issued(business, booking_id, actor)
+            case ShowDigest():
+                now = self._clock.now()
+                digest = await self.digest(business, periods.local_today(now, business.zone))
+                return Said(wording.NOTHING_TODAY if digest.empty else digest.text())
+            case SetDigest():
+                return Problem(wording.DIGEST_ONLY_IN_CHAT)
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
 
     async def _list(
@@ -211,7 +220,7 @@ class Desk:
             BookingNotFound: no such booking in this business.
             IllegalMove: the booking's status does not allow the move (perhaps a moment ago),
                 or it changed since the card was drawn (`changed_by` says who changed it).
-            NotStartedYet: a no-show before the appointment's start.
+            NotStartedYet: a no-show (or completing a pending booking) before the start.
         """
         booking = await self.booking(business, booking_id)
         if expected is not None and booking.status not in (expected, move.target):
@@ -222,7 +231,9 @@ class Desk:
                 changed_by=booking.last_move,
             )
         outcome = _check(booking, move)
-        too_early = move is Move.NO_SHOW and self._clock.now() < booking.start_at
+        too_early = (booking.status, move) in NOT_BEFORE_START and (
+            self._clock.now() < booking.start_at
+        )
         if outcome is MoveOutcome.APPLIED and too_early:  # never before the start
             raise NotStartedYet(booking.id, booking.start_at)
         if outcome is MoveOutcome.APPLIED:
@@ -264,6 +275,15 @@ class Desk:
                 raise NotRefundable(booking.id, booking.status)
             return RefundMarked(business, booking, MoveOutcome.ALREADY, actions_for(booking))
         return RefundMarked(business, marked, MoveOutcome.APPLIED, actions_for(marked))
+
+    async def digest(self, business: Business, day: date) -> owners_day.Digest:
+        """A local day's digest, as of now."""
+        return await owners_day.digest_for(self._store, business, day, self._clock.now())
+
+    async def refunds_overdue(self, business: Business) -> list[Booking]:
+        """Refunds owed for more than 3 days, oldest first."""
+        owed = await self._store.refunds_owed(business.id)
+        return owners_day.refunds_overdue(owed, self._clock.now())
 
     async def customer_cancel(
         self, business: Business, booking_id: int, reason: str | None, channel: Channel

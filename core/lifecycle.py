@@ -50,12 +50,23 @@ TARGETS: dict[Move, Status] = {
 }
 
 TRANSITIONS: dict[Status, frozenset[Move]] = {
-    Status.PENDING: frozenset({Move.CONFIRM, Move.CANCEL, Move.NO_SHOW}),
+    Status.PENDING: frozenset({Move.CONFIRM, Move.COMPLETE, Move.CANCEL, Move.NO_SHOW}),
     Status.CONFIRMED: frozenset({Move.COMPLETE, Move.CANCEL, Move.NO_SHOW}),
     Status.COMPLETED: frozenset(),
     Status.CANCELLED: frozenset(),
     Status.NO_SHOW: frozenset(),
 }
+
+
+# Moves that only make sense once the appointment has started: whether the customer came (a
+# pending booking the owner never confirmed can still be closed out as completed).
+NOT_BEFORE_START: frozenset[tuple[Status, Move]] = frozenset(
+    {
+        (Status.PENDING, Move.COMPLETE),
+        (Status.PENDING, Move.NO_SHOW),
+        (Status.CONFIRMED, Move.NO_SHOW),
+    }
+)
 
 
 def allowed_moves(status: Status) -> list[Move]:

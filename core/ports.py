@@ -90,6 +90,11 @@ class BookingStore(Protocol):
         kept. None when it was no longer cancelled-and-paid (another tap got there first)."""
         ...
 
+    async def refunds_owed(self, business_id: int) -> list[Booking]:
+        """The business's bookings that may owe a refund, with their history (each one's
+        `refund` says whether it does, the history when it was cancelled)."""
+        ...
+
 
 class EventFeed(Protocol):
     """The stream of events, read in order by id."""

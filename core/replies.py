@@ -65,10 +65,19 @@ class HelpText:
 
 
 @dataclass(frozen=True)
+class Said:
+    """Plain words and nothing more: a setting changed, the day's digest."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class Problem:
     """Bad input or an impossible request, already in plain words."""
 
     text: str
 
 
-Reply = BookingList | BookingCard | CalendarMonth | MoveDone | RefundMarked | HelpText | Problem
+Reply = (
+    BookingList | BookingCard | CalendarMonth | MoveDone | RefundMarked | HelpText | Said | Problem
+)

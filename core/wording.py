@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from core.commands import EXAMPLES
@@ -20,6 +21,9 @@ from core.errors import (
 )
 from core.lifecycle import Move, MoveOutcome, Status
 from core.model import Booking, CustomerRecord, HistoryEntry, Note, Page, Provider
+
+if TYPE_CHECKING:
+    from core.owners_day import Digest
 
 HELP = f"""Juneplum bookings — type a view or an action:
   today · tomorrow · week · next 7 days · all      bookings by day
@@ -470,6 +474,106 @@ def calendar_hint(total: int) -> str:
 
 def not_started_yet(err: NotStartedYet) -> str:
     return (
-        f"#{err.booking_id} hasn't started yet; it can be marked a no-show once it has "
-        "(from its start time)."
+        f"#{err.booking_id} hasn't started yet; it can be marked a no-show (or, while "
+        "pending, completed) once it has, from its start time."
     )
+
+
+CLOSEOUT_COMPLETED = "Completed"
+CLOSEOUT_HEADLINE = "Close out"
+
+
+def closeout_question(refs: list[str]) -> str:
+    """'Did #42 happen?', or 'Did these happen? #42, #43' for bookings that ended together."""
+    if len(refs) == 1:
+        return f"Did {refs[0]} happen?"
+    return "Did these happen? " + ", ".join(refs)
+
+
+def nudge_headline(title: str) -> str:
+    return f"{title} is still waiting for your confirmation"
+
+
+DIGEST_TODAY = "Today"
+DIGEST_PENDING = "Still waiting for your confirmation"
+DIGEST_REFUNDS = "Refunds owed"
+DIGEST_NOT_CLOSED = "Yesterday, not closed out (complete or noshow)"
+DIGEST_SHOWN = 20  # lines per part; the rest is counted
+
+
+def digest(d: Digest) -> str:
+    """The morning digest as lines: the day in order, then what needs the owner."""
+    zone = d.business.zone
+    lines = [f"Good morning — {d.business.name}, {d.day:%a} {d.day.day} {d.day:%b %Y}"]
+    parts: list[tuple[str, list[str]]] = [
+        (
+            DIGEST_TODAY,
+            [
+                f"{clock_time(b.start_at, zone)} {b.ref} {_digest_line(b)} · {b.status.label}"
+                for b in d.today
+            ],
+        ),
+        (
+            DIGEST_PENDING,
+            [f"{b.ref} {when(b.start_at, zone)} · {_digest_line(b)}" for b in d.pending],
+        ),
+        (DIGEST_REFUNDS, [refund_owed_line(b, d.now) for b in d.refunds]),
+        (
+            DIGEST_NOT_CLOSED,
+            [
+                f"{clock_time(b.start_at, zone)} {b.ref} {_digest_line(b)} · {b.status.label}"
+                for b in d.not_closed
+            ],
+        ),
+    ]
+    for title, shown in parts:
+        if not shown:
+            continue
+        lines.append("")
+        lines.append(f"{title} ({len(shown)}):")
+        lines += [f"• {line}" for line in shown[:DIGEST_SHOWN]]
+        if len(shown) > DIGEST_SHOWN:
+            lines.append(f"… and {len(shown) - DIGEST_SHOWN} more")
+    return "\n".join(lines)
+
+
+def _digest_line(b: Booking) -> str:
+    return f"{b.customer.name} · {b.service.name}"
+
+
+def refund_owed_line(b: Booking, now: datetime) -> str:
+    """'#12 Ana Silva · 45.00 USD · owed 5 days (refunded 12)'."""
+    cancelled = b.cancellation
+    days = (now - cancelled.at).days if cancelled is not None else 0
+    owed = "owed since today" if days < 1 else f"owed {_count(days, 'day')}"
+    refund = b.refund
+    amount = money(refund.amount, refund.currency) if refund.amount is not None else ""
+    return f"{b.ref} {b.customer.name} · {amount} · {owed} (then type `refunded {b.id}`)"
+
+
+def refunds_nudge(owed: list[Booking], now: datetime) -> str:
+    lines = [f"Refunds owed for more than 3 days ({len(owed)}):"]
+    lines += [f"• {refund_owed_line(b, now)}" for b in owed[:DIGEST_SHOWN]]
+    if len(owed) > DIGEST_SHOWN:
+        lines.append(f"… and {len(owed) - DIGEST_SHOWN} more: type `cancelled`")
+    return "\n".join(lines)
+
+
+def digest_set(setting: str) -> str:
+    if setting == "off":
+        return (
+            "The morning digest is off in this conversation. Refunds owed for more than "
+            "3 days are still named here at 08:00. `/bookings digest 08:00` turns it back on."
+        )
+    return (
+        f"The morning digest comes here at {setting} (the business's time) on days with "
+        "something to show. `/bookings digest off` stops it."
+    )
+
+
+DIGEST_BAD_TIME = "Give the digest a time like `digest 07:30`, or `digest off`."
+DIGEST_ONLY_IN_CHAT = (
+    "The digest time is set per chat conversation: send `/bookings digest 07:30` (or `off`) "
+    "in Slack or Telegram. Type `digest` for today's digest here."
+)
+NOTHING_TODAY = "Nothing today: no bookings, nothing pending, no refunds owed."

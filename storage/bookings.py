@@ -282,6 +282,27 @@ class SqlBookingStore:
         payment = replace(booking.payment, status=PaymentStatus.REFUNDED)
         return replace(booking, payment=payment, history=(*booking.history, entry))
 
+    async def refunds_owed(self, business_id: int) -> list[Booking]:
+        """Bookings that may owe a refund, with their history; `Booking.refund` decides.
+        The one query refunds owed are read by (the digest, the daily nudge): re-point it
+        here when refunds are stored columns of their own."""
+
+        def work(conn: Connection) -> list[Booking]:
+            found = conn.execute(_MAY_OWE, {"business_id": business_id}).all()
+            if not found:
+                return []
+            changes = conn.execute(
+                select(booking_history)
+                .where(booking_history.c.booking_id.in_([r.id for r in found]))
+                .order_by(booking_history.c.id)
+            ).all()
+            history: dict[int, list[HistoryEntry]] = {}
+            for change in changes:
+                history.setdefault(change.booking_id, []).append(rows.history(change))
+            return [rows.booking(r, history.get(r.id, [])) for r in found]
+
+        return await self._db.read(work)
+
     def _record(self, conn: Connection, new_events: Sequence[Event]) -> None:
         record_events(conn, new_events, self._hooks)
 
@@ -550,6 +571,16 @@ _MARK_REFUNDED = (
         bookings.c.payment_status == PaymentStatus.PAID.value,
     )
     .values(payment_status=PaymentStatus.REFUNDED.value, updated_at=bindparam("at"))
+)
+_MAY_OWE = (
+    select(bookings)
+    .where(
+        bookings.c.business_id == bindparam("business_id"),
+        bookings.c.status == Status.CANCELLED.value,
+        bookings.c.payment_status == PaymentStatus.PAID.value,
+    )
+    .order_by(bookings.c.id)
+    .limit(1000)
 )
 _PG_INSERT_BOOKING = (
     postgresql.insert(bookings)

@@ -229,6 +229,13 @@ class InMemoryBookingStore:
         payment = replace(booking.payment, status=PaymentStatus.REFUNDED)
         return replace(booking, payment=payment, history=(*booking.history, entry))
 
+    async def refunds_owed(self, business_id: int) -> list[Booking]:
+        return [
+            b
+            for b in self._of(business_id)
+            if b.status is Status.CANCELLED and b.payment.status is PaymentStatus.PAID
+        ]
+
     def _record(self, event: Event) -> None:
         self.events.append(replace(event, id=len(self.events) + 1))
 
@@ -267,6 +274,7 @@ class InMemoryConversations:
         self.conversations: dict[ConversationKey, Conversation] = {}
         self.log: list[LogEntry] = []
         self.posted: list[PostedMessage] = []
+        self.digests: dict[int, str] = {}
         self._codes: dict[str, _LinkCode] = {}
 
     async def find(self, key: ConversationKey) -> Conversation | None:
@@ -337,6 +345,9 @@ class InMemoryConversations:
             for m in self.posted
         ):
             self.posted.append(PostedMessage(conversation_id, booking_id, message_ref, at))
+
+    async def set_digest(self, conversation_id: int, setting: str) -> None:
+        self.digests[conversation_id] = setting
 
     async def mark_unreachable(self, conversation_id: int, reason: str, at: datetime) -> bool:
         for key, row in self.conversations.items():

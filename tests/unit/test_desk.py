@@ -14,7 +14,7 @@ from core.clock import FixedClock
 from core.desk import Desk
 from core.errors import IdempotencyConflict, NotRefundable
 from core.events import MOVE_EVENTS, EventKind
-from core.lifecycle import IllegalMove, Move, MoveOutcome, Status
+from core.lifecycle import NOT_BEFORE_START, IllegalMove, Move, MoveOutcome, Status
 from core.model import (
     Actor,
     ActorKind,
@@ -39,6 +39,7 @@ LEGAL = {
     (Status.CONFIRMED, Move.CANCEL),
     (Status.PENDING, Move.NO_SHOW),
     (Status.CONFIRMED, Move.NO_SHOW),
+    (Status.PENDING, Move.COMPLETE),
 }
 REPEATS = {
     (Status.CONFIRMED, Move.CONFIRM),
@@ -132,7 +133,7 @@ async def test_every_move_from_every_status_applies_repeats_harmlessly_or_is_ref
     expected = status if drawn == "from a card" else None
 
     if (status, move) in LEGAL:
-        if move is Move.NO_SHOW:
+        if (status, move) in NOT_BEFORE_START:
             started(desk, before)
         done = await desk.act(salon, before.id, move, OTHER_OWNER, expected=expected)
         assert done.outcome is MoveOutcome.APPLIED
@@ -533,8 +534,8 @@ async def test_a_no_show_is_refused_before_the_start_in_plain_words_and_changes_
     events = list(store.events)
     reply = await desk.handle(salon.id, f"noshow {booking.id}", OWNER)
     assert reply == Problem(
-        f"#{booking.id} hasn't started yet; it can be marked a no-show once it has "
-        "(from its start time)."
+        f"#{booking.id} hasn't started yet; it can be marked a no-show (or, while pending, "
+        "completed) once it has, from its start time."
     )
     assert (await desk.booking(salon, booking.id)).status is Status.CONFIRMED
     assert store.events == events
@@ -548,7 +549,8 @@ async def test_from_its_start_a_booking_can_be_marked_a_no_show_and_the_card_off
     booking = await booking_in(desk, salon, Status.PENDING)
     started(desk, booking)
     card = await desk.card(salon, booking.id)
-    assert [a.label for a in card.actions] == ["Confirm", "Cancel", "No-show", "View details"]
+    labels = [a.label for a in card.actions]
+    assert labels == ["Confirm", "Mark as completed", "Cancel", "No-show", "View details"]
     reply = await desk.handle(salon.id, f"no-show {booking.id}", OWNER)
     assert isinstance(reply, MoveDone) and reply.outcome is MoveOutcome.APPLIED
     assert reply.booking.status is Status.NO_SHOW

@@ -13,6 +13,7 @@ LEGAL = {
     (Status.CONFIRMED, Move.CANCEL),
     (Status.PENDING, Move.NO_SHOW),
     (Status.CONFIRMED, Move.NO_SHOW),
+    (Status.PENDING, Move.COMPLETE),
 }
 REPEATS = {
     (Status.CONFIRMED, Move.CONFIRM),
@@ -45,7 +46,12 @@ def test_final_statuses_offer_no_actions() -> None:
 
 
 def test_pending_and_confirmed_offer_their_moves_and_a_no_show_last() -> None:
-    assert allowed_moves(Status.PENDING) == [Move.CONFIRM, Move.CANCEL, Move.NO_SHOW]
+    assert allowed_moves(Status.PENDING) == [
+        Move.CONFIRM,
+        Move.COMPLETE,
+        Move.CANCEL,
+        Move.NO_SHOW,
+    ]
     assert allowed_moves(Status.CONFIRMED) == [Move.COMPLETE, Move.CANCEL, Move.NO_SHOW]
 
 
