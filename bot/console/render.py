@@ -23,6 +23,7 @@ from core.replies import (
     Problem,
     RefundMarked,
     Reply,
+    Said,
 )
 
 _CONTROLS = {c: "�" for c in [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F]}
@@ -54,7 +55,7 @@ def render(reply: Reply) -> RenderableType:
             return _move_done(reply)
         case RefundMarked():
             return _refund_marked(reply)
-        case HelpText(text=text):
+        case HelpText(text=text) | Said(text=text):
             return _t(text)
         case Problem(text=text):
             return _t(text, style="bold red")
