@@ -216,7 +216,10 @@ def change_notice(
     )
 
 
-NOTES_BY_EVENT = {"booking.refund_issued": NOTES[Note.REFUND_ISSUED]}
+NOTES_BY_EVENT = {
+    "booking.refund_issued": NOTES[Note.REFUND_ISSUED],
+    "booking.no_show": "marked a no-show",
+}
 
 
 def new_booking(title: str) -> str:
