@@ -167,6 +167,7 @@ def prompt_for(bookings: list[Booking], business: Business) -> Prompt | None:
     if not bookings:
         return None
     zone = business.zone
+    in_order = sorted(bookings, key=lambda b: (b.start_at, b.id))
     items = tuple(
         PromptItem(
             booking_id=b.id,
@@ -174,9 +175,9 @@ def prompt_for(bookings: list[Booking], business: Business) -> Prompt | None:
             status_line=wording.status_line(b, zone),
             actions=_closeout_actions(b),
         )
-        for b in sorted(bookings, key=lambda b: (b.start_at, b.id))
+        for b in in_order
     )
-    return Prompt(wording.closeout_question([b.ref for b in bookings]), items)
+    return Prompt(wording.closeout_question([b.ref for b in in_order]), items)
 
 
 def _closeout_actions(booking: Booking) -> tuple[CardAction, ...]:

@@ -35,6 +35,7 @@ HELP = f"""Juneplum bookings — type a view or an action:
   confirm 42 · complete 42 · cancel 42 [reason]    act on a booking
   noshow 42                                        the customer didn't come (after the start)
   refunded 42                                      you refunded a cancelled booking
+  digest · digest 07:30 · digest off               today's digest; its time in this chat
 Add `page 2` to a list for more. Examples: {EXAMPLES}"""
 
 

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from alembic import command
+from sqlalchemy import Connection, select, text
 
 from bot.app import Services
 from bot.chat.dispatcher import ChatDispatcher
@@ -18,6 +19,8 @@ from core.chat import Acted, ConversationKey, Person, Platform
 from core.clock import FixedClock
 from core.lifecycle import Move, Status
 from core.model import Business
+from storage import migrate
+from storage.migrate import alembic_config
 from storage.tables import outbox
 from tests.chat_platform import FakePlatform, Sent
 from tests.conftest import OWNER, PAGE, _migrated, new_booking
@@ -418,3 +421,32 @@ async def test_a_digest_queued_but_delivered_over_two_hours_late_is_skipped(
         lambda c: c.execute(select(outbox.c.status).where(outbox.c.kind == "chat.digest")).all()
     )
     assert [s for (s,) in status] == ["skipped"]
+
+
+# The migration
+
+
+async def test_a_downgrade_leaves_what_the_older_code_reads_and_upgrades_again(
+    services: Services, business: Business, dispatcher: ChatDispatcher, platform: FakePlatform
+) -> None:
+    await link(services, business, SALON)
+    missed = await book(services, business, START, "A")
+    await book(services, business, START + timedelta(minutes=5), "B")
+    set_clock(services, START + timedelta(hours=1))
+    await delivered(services, dispatcher, platform)  # a prompt showing both
+    await services.desk.act(business, missed, Move.NO_SHOW, OWNER)
+    await services.chat.command(SALON, RILEY, "digest 07:30")
+    await services.db.write(lambda conn: command.downgrade(alembic_config(conn), "0006"))
+
+    def old_rows(conn: Connection) -> tuple[list[str], list[str], int]:
+        statuses = conn.execute(text("SELECT status FROM bookings ORDER BY id")).scalars().all()
+        kinds = conn.execute(text("SELECT DISTINCT kind FROM events")).scalars().all()
+        shown = conn.execute(text("SELECT count(*) FROM chat_messages")).scalar_one()
+        return list(statuses), sorted(kinds), int(shown)
+
+    statuses, kinds, shown = await services.db.read(old_rows)
+    assert statuses == ["confirmed", "pending"]
+    assert "booking.no_show" not in kinds
+    assert shown == 2  # the two cards; the prompt's rows are gone
+    await migrate.upgrade(services.db)
+    assert (await services.desk.booking(business, missed)).status is Status.CONFIRMED
