@@ -12,8 +12,9 @@ import pytest
 from alembic import command
 from sqlalchemy import Connection, select, text
 
-from bot.app import Services
+from bot.app import Services, build_services
 from bot.chat.dispatcher import ChatDispatcher
+from bot.settings import Settings
 from core.cards import ActionId
 from core.chat import Acted, ConversationKey, Person, Platform
 from core.clock import FixedClock
@@ -23,7 +24,7 @@ from storage import migrate
 from storage.migrate import alembic_config
 from storage.tables import outbox
 from tests.chat_platform import FakePlatform, Sent
-from tests.conftest import OWNER, PAGE, _migrated, new_booking
+from tests.conftest import OWNER, PAGE, _migrated, _plum_salon, new_booking
 
 SALON = ConversationKey(Platform.SLACK, "T1", "C-salon")
 FRONT_DESK = ConversationKey(Platform.SLACK, "T1", "C-front")
@@ -450,3 +451,53 @@ async def test_a_downgrade_leaves_what_the_older_code_reads_and_upgrades_again(
     assert shown == 2  # the two cards; the prompt's rows are gone
     await migrate.upgrade(services.db)
     assert (await services.desk.booking(business, missed)).status is Status.CONFIRMED
+
+
+# Under the real scheduler
+
+
+async def test_the_running_service_plans_the_day_and_delivers_the_digest(
+    database_url: str, clock: FixedClock, tmp_path: Path
+) -> None:
+    platform = FakePlatform()
+    settings = Settings(database_url=database_url, mail_dir=tmp_path / "mail", _env_file=None)
+    running = build_services(settings, clock=clock, senders={Platform.SLACK: platform})
+    await migrate.upgrade(running.db)
+    try:
+        business = await _plum_salon(running)
+        await link(running, business, SALON)
+        await book(running, business, START, "A")
+        set_clock(running, datetime(2026, 11, 26, 13, 0, tzinfo=UTC))  # 08:00 EST
+        running.background.start()  # the planner runs at once, then every minute
+        try:
+            for _ in range(100):
+                if any("Good morning" in (p.content.notice or "") for p in platform.posts):
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            await running.background.stop(grace_seconds=5)
+        (digest,) = [p for p in platform.posts if "Good morning" in (p.content.notice or "")]
+        assert digest.chat_id == "C-salon" and "10:00 #1 Ana Silva" in (digest.content.notice or "")
+    finally:
+        await running.aclose()
+
+
+async def test_the_digest_names_yesterday_s_open_appointments_and_refunds_owed(
+    services: Services, business: Business, dispatcher: ChatDispatcher, platform: FakePlatform
+) -> None:
+    await link(services, business, SALON)
+    open_one = await book(services, business, START, "A")  # Thu 10:00, never closed out
+    closed = await book(services, business, START + timedelta(hours=2), "B", name="Bo Chen")
+    refund = await book(services, business, START + timedelta(days=3), "C", name="Cy Dee")
+    await services.desk.act(business, refund, Move.CANCEL, OWNER, "moved away")
+    set_clock(services, START + timedelta(hours=3))
+    await services.desk.act(business, closed, Move.COMPLETE, OWNER)
+    set_clock(services, datetime(2026, 11, 27, 13, 0, tzinfo=UTC))  # Fri 08:00 EST
+    (digest,) = [p for p in await delivered(services, dispatcher, platform) if p.content.notice]
+    text = digest.content.notice or ""
+    assert "Plum Salon, Fri 27 Nov 2026" in text and "Today" not in text
+    refunds = text.split("Refunds owed (1):")[1]
+    assert f"#{refund} Cy Dee · 45.00 USD · owed 1 day" in refunds
+    not_closed = text.split("Yesterday, not closed out")[1]
+    assert f"10:00 #{open_one} Ana Silva · Haircut · pending" in not_closed
+    assert f"#{closed}" not in text
