@@ -29,6 +29,7 @@ from storage.conversations import SqlConversations
 from storage.database import Database, open_database
 from storage.event_feed import EventHook, SqlEventFeed
 from storage.outbox import MailQueue, SqlOutbox, SqlReminders
+from storage.owners_day import SqlOwnersDay
 from storage.payments import SqlPaymentLedger
 
 
@@ -50,6 +51,7 @@ class Services:
     conversations: SqlConversations
     chat: ChatDesk
     chat_dispatcher: ChatDispatcher
+    owners_day: SqlOwnersDay
     background: Background
     surfaces: list[Surface] = field(default_factory=list)  # the chat platforms configured
     paypal: PayPal | None = None  # PayPal's API, when PAYPAL_CLIENT_ID and the rest are set
@@ -99,6 +101,7 @@ def build_services(
     desk = Desk(store, clock)
     payments = Payments(desk, SqlPaymentLedger(db, event_hooks=hooks), clock)
     chat = ChatDesk(desk, conversations, clock)
+    owners_day = SqlOwnersDay(db, store)
     found = list(surfaces) if surfaces is not None else chat_surfaces(settings, chat)
     every_sender = {s.platform: s.sender for s in found} | dict(senders or {})
     chat_dispatcher = ChatDispatcher(
@@ -129,6 +132,7 @@ def build_services(
         conversations=conversations,
         chat=chat,
         chat_dispatcher=chat_dispatcher,
+        owners_day=owners_day,
         background=Background(
             dispatcher,
             reminders,
@@ -137,6 +141,7 @@ def build_services(
             sweep_seconds=settings.reminder_sweep_seconds,
             chat=chat_dispatcher,
             chat_poll_seconds=settings.chat_poll_seconds,
+            owners_day=owners_day,
         ),
         surfaces=found,
         paypal=paypal_client(settings),

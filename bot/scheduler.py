@@ -1,4 +1,5 @@
-"""Timed work under APScheduler: the mail dispatcher, the chat dispatcher, the reminder sweep.
+"""Timed work under APScheduler: the mail dispatcher, the chat dispatcher, the reminder sweep,
+and the owner's day planner (close-out prompts, nudges, the digest: every minute).
 
 Reminders live in the database, not in the scheduler: one sweep job finds those that fell due,
 so a restart loses none and start-up stays fast however many are planned.
@@ -19,6 +20,7 @@ from bot.outages import Outage
 from core.clock import Clock
 from storage.database import outage
 from storage.outbox import SqlReminders
+from storage.owners_day import SqlOwnersDay
 
 log = logs.get("bot.scheduler")
 
@@ -36,10 +38,12 @@ class Background:
         sweep_seconds: float,
         chat: ChatDispatcher | None = None,
         chat_poll_seconds: float = 0.25,
+        owners_day: SqlOwnersDay | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.reminders = reminders
         self.chat = chat
+        self.owners_day = owners_day
         self.clock = clock
         self._poll = poll_seconds
         self._sweep = sweep_seconds
@@ -63,6 +67,19 @@ class Background:
         if self.chat is not None:
             await self.chat.tick()
 
+    async def plan_day(self) -> None:
+        """Queue the owner's day notices that fell due (each once, whatever the instances)."""
+        if self.owners_day is not None:
+            planned = await self.owners_day.plan(self.clock.now())
+            if planned.total:
+                log.info(
+                    "owners_day.planned",
+                    closeouts=planned.closeouts,
+                    nudges=planned.nudges,
+                    digests=planned.digests,
+                    refunds=planned.refunds,
+                )
+
     def start(self) -> None:
         scheduler = AsyncIOScheduler(timezone=UTC)
         jobs = [(self.sweep, self._sweep), (self.dispatch, self._poll)]
@@ -78,6 +95,17 @@ class Background:
                 # The scheduler paces itself by the wall clock; the jobs read the injected one.
                 next_run_time=datetime.now(UTC),
                 id=job.__name__,
+            )
+        if self.owners_day is not None and self.chat is not None and self.chat.senders:
+            # At the start of every minute (and once now, to catch up after downtime).
+            scheduler.add_job(
+                self._tracked(self.plan_day),
+                "cron",
+                second=0,
+                max_instances=1,
+                coalesce=True,
+                next_run_time=datetime.now(UTC),
+                id="plan_day",
             )
         scheduler.start()
         self._scheduler = scheduler

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from core import wording
-from core.lifecycle import Move, Status, allowed_moves
+from core.lifecycle import NOT_BEFORE_START, Move, Status, allowed_moves
 from core.model import Booking, Business, CustomerRecord
 
 
@@ -25,6 +26,7 @@ class ActionId(StrEnum):
     CANCEL = "cancel"
     REFUND_ISSUED = "refund-issued"
     DETAILS = "details"
+    NO_SHOW = "no-show"
 
     @property
     def move(self) -> Move | None:
@@ -35,6 +37,7 @@ _MOVES = {
     ActionId.CONFIRM: Move.CONFIRM,
     ActionId.COMPLETE: Move.COMPLETE,
     ActionId.CANCEL: Move.CANCEL,
+    ActionId.NO_SHOW: Move.NO_SHOW,
 }
 
 
@@ -128,9 +131,16 @@ class Card:
         return tuple(a for a in self.actions if a.id is not ActionId.DETAILS)
 
 
-def actions_for(booking: Booking) -> tuple[CardAction, ...]:
-    """The buttons that fit the booking's status, in the order they are shown."""
-    ids: list[ActionId] = [ActionId(m.value) for m in allowed_moves(booking.status)]
+def actions_for(booking: Booking, now: datetime | None = None) -> tuple[CardAction, ...]:
+    """The buttons that fit the booking's status, in the order they are shown; No-show (and
+    completing a pending booking) only once the appointment has started (`now` at or after
+    its start)."""
+    started = now is not None and now >= booking.start_at
+    ids: list[ActionId] = [
+        _ACTION_OF[m]
+        for m in allowed_moves(booking.status)
+        if started or (booking.status, m) not in NOT_BEFORE_START
+    ]
     if booking.refund_owed:
         ids.append(ActionId.REFUND_ISSUED)
     ids.append(ActionId.DETAILS)
@@ -145,6 +155,7 @@ def actions_for(booking: Booking) -> tuple[CardAction, ...]:
     )
 
 
+_ACTION_OF = {move: action for action, move in _MOVES.items()}
 _STYLES = {
     ActionId.CONFIRM: Style.PRIMARY,
     ActionId.COMPLETE: Style.PRIMARY,
@@ -157,8 +168,9 @@ def card_for(
     booking: Booking,
     overlaps: list[Booking],
     record: CustomerRecord,
+    now: datetime | None = None,
 ) -> Card:
-    """The card of a booking as it is now."""
+    """The card of a booking as it is now (`now`: whether No-show fits yet)."""
     zone = business.zone
     return Card(
         booking_id=booking.id,
@@ -178,5 +190,5 @@ def card_for(
         ),
         refund=wording.refund_line(booking, zone),
         history=tuple(wording.history_line(h, zone) for h in booking.history),
-        actions=actions_for(booking),
+        actions=actions_for(booking, now),
     )

@@ -14,21 +14,22 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from core import wording
+from core import owners_day, wording
 from core.cards import ActionId, Card, Tap, read_tap
 from core.clock import Clock
-from core.commands import CommandError
+from core.commands import CommandError, SetDigest
 from core.desk import Desk
 from core.errors import BookingNotFound, DomainError, IllegalMove
 from core.events import Event, EventKind
 from core.lifecycle import TRANSITIONS, Move, MoveOutcome, Status
 from core.model import Actor, ActorKind, Booking, Business, Channel
 from core.notifications import DeliveryStatus
-from core.replies import BookingCard, MoveDone, Problem, RefundMarked, Reply
+from core.owners_day import Prompt
+from core.replies import BookingCard, MoveDone, Problem, RefundMarked, Reply, Said
 
 LINK_CODE_TTL = timedelta(hours=24)
 _LINK_CODE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -131,6 +132,10 @@ class Conversations(Protocol):
         linked again, and the owner is told elsewhere. False when there was nothing to mark."""
         ...
 
+    async def set_digest(self, conversation_id: int, setting: str) -> None:
+        """The conversation's morning digest time ("07:30") or "off"."""
+        ...
+
 
 class ChatKind(StrEnum):
     """What a chat delivery does (the outbox's `kind` for chat rows)."""
@@ -138,6 +143,16 @@ class ChatKind(StrEnum):
     CARD = "chat.card"  # post a new booking's card
     REDRAW = "chat.redraw"  # edit every message that shows the booking
     NOTICE = "chat.notice"  # post a line the owner should read
+    # The owner's day (core.owners_day), queued by its planner rather than by an event:
+    CLOSEOUT = "chat.closeout"  # "Did #42 happen?", for the bookings in its data
+    NUDGE = "chat.nudge"  # a pending booking's card: still waiting for a confirmation
+    DIGEST = "chat.digest"  # the morning digest of its data's local day
+    REFUNDS = "chat.refunds"  # refunds owed for more than 3 days (where the digest is off)
+
+    @property
+    def shows_booking(self) -> bool:
+        """A message that shows a booking's card: every later change redraws it."""
+        return self in (ChatKind.CARD, ChatKind.NUDGE)
 
 
 class NoticeKind(StrEnum):
@@ -209,6 +224,7 @@ class Content:
     headline: str = ""
     card: Card | None = None
     notice: str | None = None
+    prompt: Prompt | None = None  # a close-out prompt: several bookings, each its buttons
 
 
 @dataclass(frozen=True)
@@ -329,10 +345,18 @@ class ChatDesk:
 
     async def command(self, key: ConversationKey, person: Person, text: str) -> Reply:
         """A typed line (`/bookings today`, `confirm 42`) from a conversation."""
-        business = await self.business_of(key)
-        if business is None:
+        found = await self.conversations.find(key)
+        if found is None or found.business_id is None:
             return Problem(wording.not_linked(key.platform.value))
-        return await self.desk.handle(business.id, text, self.actor(key, person))
+        business = await self.desk.business(found.business_id)
+        try:
+            command = self.desk.parse(business, text)
+        except CommandError as err:
+            return Problem(str(err))
+        if isinstance(command, SetDigest):  # a setting of this conversation
+            await self.conversations.set_digest(found.id, command.setting)
+            return Said(wording.digest_set(command.setting))
+        return await self.desk.run(business, command, self.actor(key, person))
 
     async def tap(
         self, key: ConversationKey, person: Person, value: object, told: Told | None = None
@@ -446,7 +470,50 @@ class ChatDesk:
         if delivery.kind is ChatKind.NOTICE:
             text = notice_text(delivery.data, booking, business)
             return Content(notice=text) if text else None
+        if delivery.kind is ChatKind.NUDGE and booking is not None and card is not None:
+            # Checked just before sending: never for a booking no longer pending.
+            if not owners_day.nudge_still_useful(booking, self.clock.now()):
+                return None
+            return Content(wording.nudge_headline(card.title), card)
+        if delivery.kind is ChatKind.CLOSEOUT:
+            return await self._closeout(business, [int(i) for i in delivery.data["bookings"]])
+        if delivery.kind in (ChatKind.DIGEST, ChatKind.REFUNDS):
+            return await self._daily(business, delivery)
         return None
+
+    async def prompt_content(self, business_id: int, booking_ids: list[int]) -> Content | None:
+        """A close-out prompt as it is now, to redraw it after an answer."""
+        business = await self.desk.business(business_id)
+        return await self._closeout(business, booking_ids, redraw=True)
+
+    async def _closeout(
+        self, business: Business, booking_ids: list[int], *, redraw: bool = False
+    ) -> Content | None:
+        """The prompt for these bookings; None when none is open any more (a prompt not yet
+        sent is dropped then; one already sent is redrawn to show how each was closed)."""
+        found: list[Booking] = []
+        for booking_id in booking_ids:
+            try:
+                found.append(await self.desk.booking(business, booking_id))
+            except BookingNotFound:
+                continue
+        if not redraw and not any(b.status in owners_day.OPEN for b in found):
+            return None
+        prompt = owners_day.prompt_for(found, business)
+        return Content(wording.CLOSEOUT_HEADLINE, prompt=prompt) if prompt else None
+
+    async def _daily(self, business: Business, delivery: QueuedChat) -> Content | None:
+        """The digest or the refunds nudge, drawn now; None when it has nothing to show or
+        would be more than 2 hours late."""
+        now = self.clock.now()
+        due_at = datetime.fromisoformat(str(delivery.data["due_at"]))
+        if now >= due_at + owners_day.DIGEST_STALE:
+            return None
+        if delivery.kind is ChatKind.REFUNDS:
+            owed = await self.desk.refunds_overdue(business)
+            return Content(notice=wording.refunds_nudge(owed, now)) if owed else None
+        digest = await self.desk.digest(business, date.fromisoformat(str(delivery.data["day"])))
+        return None if digest.empty else Content(notice=digest.text())
 
     async def event_content(self, event: Event) -> Content | None:
         """An event as a live alert, for a surface that follows the events stream itself

@@ -1,9 +1,10 @@
 """The command language every surface speaks, parsed once here.
 
 Views: today, tomorrow, week, next 7 days, all, 2026-12-01, 2026-12-01..2026-12-07, pending (any
-status), search ana, a bare word (search), #42 (details), calendar [2026-12], help,
+status), search ana, a bare word (search), #42 (details), calendar [2026-12], digest, help,
 revenue [2026-11 | 2026-01-01..2026-03-31].
-Actions: confirm 42, complete 42, cancel 42 [reason], refunded 42.
+Settings of a chat conversation: digest 07:30, digest off.
+Actions: confirm 42, complete 42, cancel 42 [reason], noshow 42, refunded 42.
 Money: refunds (the refunds still owed, oldest first).
 A list view may end in `page N`.
 """
@@ -26,7 +27,7 @@ FIRST_YEAR, LAST_YEAR = 1900, 9998  # dates outside this range are refused, neve
 EXAMPLES = (
     "today · tomorrow · week · next 7 days · all · 2026-12-01 · 2026-12-01..2026-12-07 · "
     "pending · search ana · #42 · calendar 2026-12 · confirm 42 · complete 42 · "
-    "cancel 42 customer asked · refunded 42 · refunds · help"
+    "cancel 42 customer asked · noshow 42 · refunded 42 · refunds · help"
 )
 
 
@@ -98,6 +99,18 @@ class ListRefunds:
     page: int = 1
 
 
+@dataclass(frozen=True)
+class ShowDigest:
+    """Today's digest, now."""
+
+
+@dataclass(frozen=True)
+class SetDigest:
+    """A conversation's morning digest time: "07:30", or "off"."""
+
+    setting: str
+
+
 View = (
     ListDays
     | ListAll
@@ -108,16 +121,25 @@ View = (
     | Help
     | ShowRevenue
     | ListRefunds
+    | ShowDigest
 )
-Command = View | Act | MarkRefunded
+Command = View | Act | MarkRefunded | SetDigest
 
 
 class CommandError(ValueError):
     """Input that is not a command; the message is already plain words for the owner."""
 
 
-_STATUS_WORDS = {s.value: s for s in Status} | {"canceled": Status.CANCELLED}
-_MOVE_WORDS = {m.value: m for m in Move} | {"done": Move.COMPLETE}
+_STATUS_WORDS = {s.value: s for s in Status} | {
+    "canceled": Status.CANCELLED,
+    "no-show": Status.NO_SHOW,
+    "no-shows": Status.NO_SHOW,
+}
+_MOVE_WORDS = {m.value: m for m in Move} | {
+    "done": Move.COMPLETE,
+    "noshow": Move.NO_SHOW,
+    "no-show": Move.NO_SHOW,
+}
 _VIEW_WORDS = {
     "today": periods.today,
     "tomorrow": periods.tomorrow,
@@ -129,7 +151,9 @@ _VIEW_WORDS = {
     "7 days": periods.next_days,
 }
 _REFUND_WORDS = ("refunded", "refund")
-_OTHER_WORDS = ("all", "list", "search", "calendar", "help", "revenue", "refunds", *_REFUND_WORDS)
+_OTHER_WORDS = (
+    "all", "list", "search", "calendar", "help", "revenue", "refunds", "digest", *_REFUND_WORDS
+)  # fmt: skip
 KEYWORDS = (*_VIEW_WORDS, *_STATUS_WORDS, *_MOVE_WORDS, *_OTHER_WORDS)
 _DATE = r"\d{4}-\d{1,2}-\d{1,2}"
 _RANGE = re.compile(rf"^({_DATE})\s*\.\.\s*({_DATE})$")
@@ -188,6 +212,8 @@ def parse(text: str, today: date) -> Command:
         return _calendar(rest, today)
     if head == "revenue":
         return _revenue(rest, today)
+    if head == "digest":
+        return _digest(rest)
     if head in _MOVE_WORDS:
         return _action(_MOVE_WORDS[head], rest_original)
     if head in _REFUND_WORDS:
@@ -279,14 +305,32 @@ def _calendar(rest: str, today: date) -> ShowCalendar:
     return ShowCalendar(int(m.group(1)), int(m.group(2)))
 
 
+_DIGEST_TIME = re.compile(r"^([01]?\d|2[0-3])[:.h]?([0-5]\d)$")
+DIGEST_DEFAULT = "08:00"
+
+
+def _digest(rest: str) -> ShowDigest | SetDigest:
+    """`digest` shows today's; `digest 07:30`, `digest off`, `digest on` (08:00) set it."""
+    if not rest:
+        return ShowDigest()
+    if rest in ("off", "on"):
+        return SetDigest("off" if rest == "off" else DIGEST_DEFAULT)
+    found = _DIGEST_TIME.match(rest)
+    if not found:
+        raise CommandError("Give the digest a time like `digest 07:30`, or `digest off`.")
+    return SetDigest(f"{int(found.group(1)):02d}:{found.group(2)}")
+
+
 def _action(move: Move, rest: str) -> Act:
     ref, _, reason = rest.partition(" ")
     m = _BOOKING_REF.match(ref)
     if not m:
-        example = f"{move.value} 42" + (" customer asked" if move is Move.CANCEL else "")
+        word = "noshow" if move is Move.NO_SHOW else move.value
+        example = f"{word} 42" + (" customer asked" if move is Move.CANCEL else "")
         raise CommandError(f"Which booking? e.g. `{example}`.")
     if move is not Move.CANCEL and reason.strip():
-        raise CommandError(f"Only cancel takes a reason; try `{move.value} {m.group(1)}`.")
+        word = "noshow" if move is Move.NO_SHOW else move.value
+        raise CommandError(f"Only cancel takes a reason; try `{word} {m.group(1)}`.")
     cleaned = reason.strip() or None
     if cleaned and len(cleaned) > 500:
         raise CommandError("Keep the reason under 500 characters.")

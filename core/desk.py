@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, timedelta
 
-from core import commands, periods, wording
+from core import commands, owners_day, periods, wording
 from core.cards import Card, actions_for, card_for
 from core.clock import Clock
 from core.commands import (
@@ -20,7 +20,9 @@ from core.commands import (
     ListStatus,
     MarkRefunded,
     Search,
+    SetDigest,
     ShowCalendar,
+    ShowDigest,
     ShowRevenue,
 )
 from core.errors import (
@@ -28,12 +30,13 @@ from core.errors import (
     BusinessNotFound,
     DomainError,
     NotRefundable,
+    NotStartedYet,
     StartInPast,
     StartTooFar,
     TooLateToCancel,
 )
 from core.folding import fold
-from core.lifecycle import IllegalMove, Move, MoveOutcome, Status, check_move
+from core.lifecycle import NOT_BEFORE_START, IllegalMove, Move, MoveOutcome, Status, check_move
 from core.model import (
     Actor,
     ActorKind,
@@ -56,6 +59,7 @@ from core.replies import (
     Reply,
     ReportSection,
     RevenueReport,
+    Said,
 )
 from core.revenue import Tally
 
@@ -118,9 +122,9 @@ class Desk:
                 )
             case ListStatus(status=status, page=page):
                 query = BookingFilter(status=status, page=page)
-                title = f"{status.value.capitalize()} bookings"
+                title = f"{status.label.capitalize()} bookings"
                 return await self._list(
-                    business, query, title, True, f"No {status.value} bookings.", status.value
+                    business, query, title, True, f"No {status.label} bookings.", status.value
                 )
             case Search(term=term, page=page, bare=bare):
                 query = BookingFilter(
@@ -146,6 +150,12 @@ class Desk:
                 )
             case ShowRevenue(span=span):
                 return await self.revenue(business, span)
+            case ShowDigest():
+                now = self._clock.now()
+                digest = await self.digest(business, periods.local_today(now, business.zone))
+                return Said(wording.NOTHING_TODAY if digest.empty else digest.text())
+            case SetDigest():
+                return Problem(wording.DIGEST_ONLY_IN_CHAT)
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
 
     async def _list(
@@ -189,7 +199,8 @@ class Desk:
         found = await self._store.in_context(business.id, booking_id)
         if found is None:
             raise BookingNotFound(booking_id)
-        return found.booking, card_for(business, found.booking, found.overlaps, found.record)
+        booking, now = found.booking, self._clock.now()
+        return booking, card_for(business, booking, found.overlaps, found.record, now)
 
     async def card(self, business: Business, booking: Booking | int) -> Card:
         """The booking's card as it is now, read again: with its overlaps and the customer's
@@ -248,6 +259,7 @@ class Desk:
             BookingNotFound: no such booking in this business.
             IllegalMove: the booking's status does not allow the move (perhaps a moment ago),
                 or it changed since the card was drawn (`changed_by` says who changed it).
+            NotStartedYet: a no-show (or completing a pending booking) before the start.
         """
         booking = await self.booking(business, booking_id)
         if expected is not None and booking.status not in (expected, move.target):
@@ -258,6 +270,11 @@ class Desk:
                 changed_by=booking.last_move,
             )
         outcome = _check(booking, move)
+        too_early = (booking.status, move) in NOT_BEFORE_START and (
+            self._clock.now() < booking.start_at
+        )
+        if outcome is MoveOutcome.APPLIED and too_early:  # never before the start
+            raise NotStartedYet(booking.id, booking.start_at)
         if outcome is MoveOutcome.APPLIED:
             moved = await self._store.move_booking(booking, move, actor, reason, self._clock.now())
             if moved is None:
@@ -273,7 +290,7 @@ class Desk:
                 outcome = MoveOutcome.ALREADY
             else:
                 booking = moved
-        return MoveDone(business, booking, move, outcome, actions_for(booking))
+        return MoveDone(business, booking, move, outcome, actions_for(booking, self._clock.now()))
 
     async def refund_issued(
         self, business: Business, booking_id: int, actor: Actor
@@ -297,6 +314,15 @@ class Desk:
                 raise NotRefundable(booking.id, booking.status)
             return RefundMarked(business, booking, MoveOutcome.ALREADY, actions_for(booking))
         return RefundMarked(business, marked, MoveOutcome.APPLIED, actions_for(marked))
+
+    async def digest(self, business: Business, day: date) -> owners_day.Digest:
+        """A local day's digest, as of now."""
+        return await owners_day.digest_for(self._store, business, day, self._clock.now())
+
+    async def refunds_overdue(self, business: Business) -> list[Booking]:
+        """Refunds owed for more than 3 days, oldest first."""
+        owed = await self._store.refunds_owed(business.id, 1, owners_day.REFUNDS_LISTED)
+        return owners_day.refunds_overdue(owed.bookings, self._clock.now())
 
     async def customer_cancel(
         self, business: Business, booking_id: int, reason: str | None, channel: Channel

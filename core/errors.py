@@ -13,6 +13,7 @@ __all__ = [
     "IdempotencyConflict",
     "IllegalMove",
     "NotRefundable",
+    "NotStartedYet",
     "StartInPast",
     "StartTooFar",
     "TooLateToCancel",
@@ -56,3 +57,12 @@ class NotRefundable(DomainError):
         super().__init__(f"booking {booking_id} ({status}) has nothing to refund")
         self.booking_id = booking_id
         self.status = status
+
+
+class NotStartedYet(DomainError):
+    """A no-show is only known once the appointment has started."""
+
+    def __init__(self, booking_id: int, start_at: datetime) -> None:
+        super().__init__(f"booking {booking_id} has not started yet")
+        self.booking_id = booking_id
+        self.start_at = start_at

@@ -19,6 +19,7 @@ class EventKind(StrEnum):
     CONFIRMED = "booking.confirmed"
     COMPLETED = "booking.completed"
     CANCELLED = "booking.cancelled"
+    NO_SHOW = "booking.no_show"
     REFUND_ISSUED = "booking.refund_issued"  # a note: the owner refunded; the status stays
     MAIL_FAILED = "mail.failed"  # an email to the customer failed for good: tell the owner
 
@@ -27,6 +28,7 @@ MOVE_EVENTS: dict[Move, EventKind] = {
     Move.CONFIRM: EventKind.CONFIRMED,
     Move.COMPLETE: EventKind.COMPLETED,
     Move.CANCEL: EventKind.CANCELLED,
+    Move.NO_SHOW: EventKind.NO_SHOW,
 }
 
 

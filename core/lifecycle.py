@@ -14,16 +14,23 @@ class Status(StrEnum):
     CONFIRMED = "confirmed"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
+    NO_SHOW = "no_show"  # the customer didn't come: neither revenue nor a cancellation
 
     @property
     def is_final(self) -> bool:
         return not TRANSITIONS[self]
+
+    @property
+    def label(self) -> str:
+        """The status as people read it: 'no-show', 'confirmed'."""
+        return self.value.replace("_", "-")
 
 
 class Move(StrEnum):
     CONFIRM = "confirm"
     COMPLETE = "complete"
     CANCEL = "cancel"
+    NO_SHOW = "no_show"  # only once the appointment has started (core.desk checks the time)
 
     @property
     def target(self) -> Status:
@@ -31,22 +38,35 @@ class Move(StrEnum):
 
     @property
     def past(self) -> str:
-        """The move as a past participle, for messages: 'confirmed'."""
-        return TARGETS[self].value
+        """The move as a past participle, for messages: 'confirmed', 'marked a no-show'."""
+        return "marked a no-show" if self is Move.NO_SHOW else TARGETS[self].value
 
 
 TARGETS: dict[Move, Status] = {
     Move.CONFIRM: Status.CONFIRMED,
     Move.COMPLETE: Status.COMPLETED,
     Move.CANCEL: Status.CANCELLED,
+    Move.NO_SHOW: Status.NO_SHOW,
 }
 
 TRANSITIONS: dict[Status, frozenset[Move]] = {
-    Status.PENDING: frozenset({Move.CONFIRM, Move.CANCEL}),
-    Status.CONFIRMED: frozenset({Move.COMPLETE, Move.CANCEL}),
+    Status.PENDING: frozenset({Move.CONFIRM, Move.COMPLETE, Move.CANCEL, Move.NO_SHOW}),
+    Status.CONFIRMED: frozenset({Move.COMPLETE, Move.CANCEL, Move.NO_SHOW}),
     Status.COMPLETED: frozenset(),
     Status.CANCELLED: frozenset(),
+    Status.NO_SHOW: frozenset(),
 }
+
+
+# Moves that only make sense once the appointment has started: whether the customer came (a
+# pending booking the owner never confirmed can still be closed out as completed).
+NOT_BEFORE_START: frozenset[tuple[Status, Move]] = frozenset(
+    {
+        (Status.PENDING, Move.COMPLETE),
+        (Status.PENDING, Move.NO_SHOW),
+        (Status.CONFIRMED, Move.NO_SHOW),
+    }
+)
 
 
 def allowed_moves(status: Status) -> list[Move]:

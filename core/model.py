@@ -252,6 +252,7 @@ class CustomerRecord:
     bookings: int = 1
     completed: int = 0
     cancelled: int = 0
+    no_shows: int = 0
 
 
 @dataclass(frozen=True)

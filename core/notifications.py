@@ -38,6 +38,7 @@ EVENT_MAIL: dict[EventKind, tuple[MailKind, ...]] = {
     EventKind.CONFIRMED: (MailKind.CONFIRMED,),
     EventKind.CANCELLED: (MailKind.CANCELLED,),
     EventKind.COMPLETED: (),
+    EventKind.NO_SHOW: (),  # never an email to the customer for a no-show
     EventKind.REFUND_ISSUED: (),
     EventKind.MAIL_FAILED: (MailKind.DELIVERY_FAILED,),
 }

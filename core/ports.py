@@ -100,7 +100,7 @@ class BookingStore(Protocol):
 
     async def refunds_owed(self, business_id: int, page: int, per_page: int) -> Page:
         """The bookings whose refund is still owed, the longest owed (cancelled earliest)
-        first."""
+        first, each with its history (when it was cancelled)."""
         ...
 
 

@@ -85,6 +85,13 @@ class HelpText:
 
 
 @dataclass(frozen=True)
+class Said:
+    """Plain words and nothing more: a setting changed, the day's digest."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class Problem:
     """Bad input or an impossible request, already in plain words."""
 
@@ -99,5 +106,6 @@ Reply = (
     | RefundMarked
     | RevenueReport
     | HelpText
+    | Said
     | Problem
 )

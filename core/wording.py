@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from core import gct
@@ -14,6 +15,7 @@ from core.errors import (
     IdempotencyConflict,
     IllegalMove,
     NotRefundable,
+    NotStartedYet,
     StartInPast,
     StartTooFar,
     TooLateToCancel,
@@ -34,6 +36,9 @@ from core.money import Money, shown
 from core.periods import DaySpan
 from core.revenue import Figure, Revenue
 
+if TYPE_CHECKING:
+    from core.owners_day import Digest
+
 HELP = f"""Juneplum bookings — type a view or an action:
   today · tomorrow · week · next 7 days · all      bookings by day
   2026-12-01 · 2026-12-01..2026-12-07              one date, or a range
@@ -42,12 +47,12 @@ HELP = f"""Juneplum bookings — type a view or an action:
   #42                                              one booking, with its actions
   calendar · calendar 2026-12                      bookings per day of a month
   confirm 42 · complete 42 · cancel 42 [reason]    act on a booking
+  noshow 42                                        the customer didn't come (after the start)
   refunded 42                                      you refunded a cancelled booking
   refunds                                          refunds still owed, oldest first
-
-
   revenue · revenue 2026-11                        money made, per currency: this month or another
   revenue 2026-01-01..2026-03-31                   … or a range of days
+  digest · digest 07:30 · digest off               today's digest; its time in this chat
 Add `page 2` to a list for more. Examples: {EXAMPLES}"""
 
 
@@ -90,9 +95,9 @@ def history_line(entry: HistoryEntry, zone: ZoneInfo) -> str:
     if entry.note is not None:
         return f"{when(entry.at, zone)}: {NOTES[entry.note]} by {entry.actor.describe()}"
     change = (
-        f"{entry.from_status.value} → {entry.to_status.value}"
+        f"{entry.from_status.label} → {entry.to_status.label}"
         if entry.from_status
-        else f"created as {entry.to_status.value}"
+        else f"created as {entry.to_status.label}"
     )
     reason = f" — “{entry.reason}”" if entry.reason else ""
     return f"{when(entry.at, zone)}: {change} by {entry.actor.describe()}{reason}"
@@ -108,6 +113,7 @@ ACTION_LABELS = {
     "cancel": "Cancel",
     "refund-issued": "Refund issued",
     "details": "View details",
+    "no-show": "No-show",
 }
 
 
@@ -132,7 +138,7 @@ def status_line(booking: Booking, zone: ZoneInfo) -> str:
     """The status and who set it when: 'Confirmed by Riley via Slack · Wed 25 Nov 2026,
     10:02 EST', or 'Pending — waiting for your confirmation'."""
     moved = booking.last_move
-    label = booking.status.value.capitalize()
+    label = booking.status.label.capitalize()
     if moved is None:
         return (
             f"{label} — waiting for your confirmation"
@@ -151,6 +157,8 @@ def customer_record(record: CustomerRecord) -> str:
         _count(record.completed, "visit"),
         _count(record.cancelled, "cancellation"),
     ]
+    if record.no_shows:
+        parts.append(_count(record.no_shows, "no-show"))
     return f"{record.bookings} bookings: " + ", ".join(parts)
 
 
@@ -186,7 +194,7 @@ def overlap_line(other: Booking, zone: ZoneInfo) -> str:
     abbr = f"{local(other.start_at, zone):%Z}"
     return (
         f"Overlaps with {other.ref} ({other.customer.name}, {start}–{end} {abbr}, "
-        f"{other.status.value})"
+        f"{other.status.label})"
     )
 
 
@@ -225,7 +233,10 @@ def change_notice(
     )
 
 
-NOTES_BY_EVENT = {"booking.refund_issued": NOTES[Note.REFUND_ISSUED]}
+NOTES_BY_EVENT = {
+    "booking.refund_issued": NOTES[Note.REFUND_ISSUED],
+    "booking.no_show": "marked a no-show",
+}
 
 
 def new_booking(title: str) -> str:
@@ -233,7 +244,7 @@ def new_booking(title: str) -> str:
 
 
 def card_headline(title: str, status: Status) -> str:
-    return f"Booking {title} · {status.value}"
+    return f"Booking {title} · {status.label}"
 
 
 # Each email's name as the owner reads it (core.notifications.MailKind values).
@@ -266,7 +277,7 @@ def refund_marked(booking: Booking, outcome: MoveOutcome) -> str:
 
 def not_refundable(booking_id: int, status: Status) -> str:
     if status is not Status.CANCELLED:
-        return f"#{booking_id} is {status.value}; only a cancelled booking can be marked refunded."
+        return f"#{booking_id} is {status.label}; only a cancelled booking can be marked refunded."
     return f"#{booking_id} has no payment to refund."
 
 
@@ -349,10 +360,10 @@ def illegal_move(err: IllegalMove) -> str:
             else ""
         )
         return (
-            f"{ref} was {err.status.value} a moment ago by {err.changed_by.actor.describe()}, "
+            f"{ref} was {err.status.label} a moment ago by {err.changed_by.actor.describe()}, "
             f"so your {err.move.value} was not applied.{again}"
         )
-    return f"{ref} is {err.status.value}; it can't be {err.move.past}."
+    return f"{ref} is {err.status.label}; it can't be {err.move.past}."
 
 
 def domain_error(err: DomainError) -> str:
@@ -369,6 +380,8 @@ def domain_error(err: DomainError) -> str:
         return f"#{err.booking_id} has already started; it can no longer be cancelled online."
     if isinstance(err, NotRefundable):
         return not_refundable(err.booking_id, err.status)
+    if isinstance(err, NotStartedYet):
+        return not_started_yet(err)
     if isinstance(err, IdempotencyConflict):
         return "This Idempotency-Key was already used with a different request."
     return str(err)
@@ -593,3 +606,113 @@ def revenue_sections(revenue: Revenue) -> list[tuple[str, list[tuple[str, str]]]
 
 def _figure(figure: Figure) -> str:
     return f"{figure.money} · {_count(figure.count, 'booking')}"
+
+
+# The owner's day: no-shows, close-out prompts, nudges, the morning digest, refunds owed.
+
+
+def not_started_yet(err: NotStartedYet) -> str:
+    return (
+        f"#{err.booking_id} hasn't started yet; it can be marked a no-show (or, while "
+        "pending, completed) once it has, from its start time."
+    )
+
+
+CLOSEOUT_COMPLETED = "Completed"
+CLOSEOUT_HEADLINE = "Close out"
+
+
+def closeout_question(refs: list[str]) -> str:
+    """'Did #42 happen?', or 'Did these happen? #42, #43' for bookings that ended together."""
+    if len(refs) == 1:
+        return f"Did {refs[0]} happen?"
+    return "Did these happen? " + ", ".join(refs)
+
+
+def nudge_headline(title: str) -> str:
+    return f"{title} is still waiting for your confirmation"
+
+
+DIGEST_TODAY = "Today"
+DIGEST_PENDING = "Still waiting for your confirmation"
+DIGEST_REFUNDS = "Refunds owed"
+DIGEST_NOT_CLOSED = "Yesterday, not closed out (complete or noshow)"
+DIGEST_SHOWN = 20  # lines per part; the rest is counted
+
+
+def digest(d: Digest) -> str:
+    """The morning digest as lines: the day in order, then what needs the owner."""
+    zone = d.business.zone
+    lines = [f"Good morning — {d.business.name}, {d.day:%a} {d.day.day} {d.day:%b %Y}"]
+    parts: list[tuple[str, list[str]]] = [
+        (
+            DIGEST_TODAY,
+            [
+                f"{clock_time(b.start_at, zone)} {b.ref} {_digest_line(b)} · {b.status.label}"
+                for b in d.today
+            ],
+        ),
+        (
+            DIGEST_PENDING,
+            [f"{b.ref} {when(b.start_at, zone)} · {_digest_line(b)}" for b in d.pending],
+        ),
+        (DIGEST_REFUNDS, [refund_owed_line(b, d.now) for b in d.refunds]),
+        (
+            DIGEST_NOT_CLOSED,
+            [
+                f"{clock_time(b.start_at, zone)} {b.ref} {_digest_line(b)} · {b.status.label}"
+                for b in d.not_closed
+            ],
+        ),
+    ]
+    for title, items in parts:
+        if not items:
+            continue
+        lines.append("")
+        lines.append(f"{title} ({len(items)}):")
+        lines += [f"• {line}" for line in items[:DIGEST_SHOWN]]
+        if len(items) > DIGEST_SHOWN:
+            lines.append(f"… and {len(items) - DIGEST_SHOWN} more")
+    return "\n".join(lines)
+
+
+def _digest_line(b: Booking) -> str:
+    return f"{b.customer.name} · {b.service.name}"
+
+
+def refund_owed_line(b: Booking, now: datetime) -> str:
+    """'#12 Ana Silva · 45.00 USD · owed 5 days (refunded 12)'."""
+    cancelled = b.cancellation
+    days = (now - cancelled.at).days if cancelled is not None else 0
+    owed = "owed since today" if days < 1 else f"owed {_count(days, 'day')}"
+    refund = b.refund
+    amount = money(refund.amount, refund.currency) if refund.amount is not None else ""
+    return f"{b.ref} {b.customer.name} · {amount} · {owed} (then type `refunded {b.id}`)"
+
+
+def refunds_nudge(owed: list[Booking], now: datetime) -> str:
+    lines = [f"Refunds owed for more than 3 days ({len(owed)}):"]
+    lines += [f"• {refund_owed_line(b, now)}" for b in owed[:DIGEST_SHOWN]]
+    if len(owed) > DIGEST_SHOWN:
+        lines.append(f"… and {len(owed) - DIGEST_SHOWN} more: type `cancelled`")
+    return "\n".join(lines)
+
+
+def digest_set(setting: str) -> str:
+    if setting == "off":
+        return (
+            "The morning digest is off in this conversation. Refunds owed for more than "
+            "3 days are still named here at 08:00. `/bookings digest 08:00` turns it back on."
+        )
+    return (
+        f"The morning digest comes here at {setting} (the business's time) on days with "
+        "something to show. `/bookings digest off` stops it."
+    )
+
+
+DIGEST_BAD_TIME = "Give the digest a time like `digest 07:30`, or `digest off`."
+DIGEST_ONLY_IN_CHAT = (
+    "The digest time is set per chat conversation: send `/bookings digest 07:30` (or `off`) "
+    "in Slack or Telegram. Type `digest` for today's digest here."
+)
+NOTHING_TODAY = "Nothing today: no bookings, nothing pending, no refunds owed."

@@ -168,6 +168,34 @@ class SqlConversations:
 
         await self._db.write(work)
 
+    async def set_digest(self, conversation_id: int, setting: str) -> None:
+        statement = (
+            update(conversations)
+            .where(conversations.c.id == conversation_id)
+            .values(digest=setting)
+        )
+        await self._db.write(lambda conn: conn.execute(statement))
+
+    async def shown_in(
+        self, conversation_id: int, booking_id: int
+    ) -> list[tuple[str, list[int] | None]]:
+        """The messages in a conversation that show a booking, oldest first, each with the
+        bookings of the close-out prompt it is (None: the booking's card)."""
+        query = (
+            select(chat_messages.c.message_ref, chat_messages.c.prompt)
+            .where(
+                chat_messages.c.booking_id == booking_id,
+                chat_messages.c.conversation_id == conversation_id,
+            )
+            .order_by(chat_messages.c.id)
+        )
+        return await self._db.read(
+            lambda conn: [
+                (r.message_ref, [int(i) for i in r.prompt.split(",")] if r.prompt else None)
+                for r in conn.execute(query).all()
+            ]
+        )
+
     async def forget_message(self, conversation_id: int, message_ref: str) -> None:
         """A message someone deleted: nothing to redraw there any more."""
         statement = delete(chat_messages).where(

@@ -457,11 +457,20 @@ class SqlOutbox:
         return await self._db.write(work)
 
     async def mark_posted(
-        self, delivery: QueuedChat, owner: str, message_ref: str, now: datetime
+        self,
+        delivery: QueuedChat,
+        owner: str,
+        message_ref: str,
+        now: datetime,
+        prompt: Sequence[int] = (),
     ) -> bool:
         """A card was posted: mark the delivery sent and remember its message (every later
         change redraws it), as one guarded change: one statement on PostgreSQL. Whether our
-        claim still held; if it didn't, another sender has it and records its own post."""
+        claim still held; if it didn't, another sender has it and records its own post.
+
+        A close-out prompt (`prompt`: its bookings) is remembered as showing each of them,
+        so an answer to any redraws it whole."""
+        shows: list[int | None] = [*prompt] or [delivery.booking_id]
         change = Guarded(
             _MARK_ONE_SENT,
             {"delivery_id": delivery.id, "owner": owner, "now": now},
@@ -471,10 +480,12 @@ class SqlOutbox:
                     [
                         {
                             "conversation_id": delivery.conversation_id,
-                            "booking_id": delivery.booking_id,
+                            "booking_id": booking_id,
                             "message_ref": message_ref,
                             "posted_at": now,
+                            "prompt": ",".join(str(i) for i in prompt) or None,
                         }
+                        for booking_id in shows
                     ],
                 )
             ],

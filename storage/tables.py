@@ -78,6 +78,9 @@ bookings = Table(
     # A card's line of customer history counts the customer's bookings with the business.
     Index("ix_bookings_business_customer", "business_id", "customer_email"),
     Index("ix_bookings_business_refund", "business_id", "refund_state"),
+    # The owner's day planner: open bookings that ended, pending ones by age (storage.owners_day).
+    Index("ix_bookings_status_end", "status", "end_at"),
+    Index("ix_bookings_status_created", "status", "created_at"),
 )
 
 booking_history = Table(
@@ -135,6 +138,7 @@ conversations = Table(
     Column("unreachable_at", UTCDateTime),  # the platform said it's gone: nothing is sent
     Column("unreachable_reason", String(200)),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("digest", String(8)),  # the morning digest's local time "07:30", "off"; empty: 08:00
     UniqueConstraint("platform", "workspace", "chat_id", name="uq_conversations_key"),
     Index("ix_conversations_business", "business_id"),
 )
@@ -173,7 +177,10 @@ chat_messages = Table(
     Column("booking_id", BigId, ForeignKey("bookings.id"), nullable=False),
     Column("message_ref", String(64), nullable=False),  # Slack ts, Telegram message_id
     Column("posted_at", UTCDateTime, nullable=False),
-    UniqueConstraint("conversation_id", "message_ref", name="uq_chat_messages_ref"),
+    # A close-out prompt's bookings ("42,43"): its redraw shows them all. Empty: a card.
+    Column("prompt", String(200)),
+    # A message shows one booking, or (a close-out prompt) each of several.
+    UniqueConstraint("conversation_id", "message_ref", "booking_id", name="uq_chat_messages_shown"),
     Index("ix_chat_messages_booking", "booking_id", "conversation_id"),
 )
 
@@ -239,4 +246,15 @@ payment_events = Table(
     Column("booking_id", BigId, ForeignKey("bookings.id")),
     UniqueConstraint("provider", "event_id", name="uq_payment_events_event"),
     Index("ix_payment_events_payment", "provider", "transaction_id"),
+)
+
+# A booking put in a close-out prompt in a conversation: once per conversation, ever, however
+# many planners run (storage.owners_day).
+closeout_prompts = Table(
+    "closeout_prompts",
+    metadata,
+    Column("conversation_id", Integer, ForeignKey("conversations.id"), primary_key=True),
+    Column("booking_id", BigId, ForeignKey("bookings.id"), primary_key=True),
+    Column("queued_at", UTCDateTime, nullable=False),
+    Index("ix_closeout_prompts_booking", "booking_id"),
 )

@@ -210,6 +210,7 @@ class InMemoryBookingStore:
             bookings=max(1, len(theirs)),
             completed=theirs.count(Status.COMPLETED),
             cancelled=theirs.count(Status.CANCELLED),
+            no_shows=theirs.count(Status.NO_SHOW),
         )
 
     async def note_refund_issued(
@@ -279,6 +280,7 @@ class InMemoryConversations:
         self.conversations: dict[ConversationKey, Conversation] = {}
         self.log: list[LogEntry] = []
         self.posted: list[PostedMessage] = []
+        self.digests: dict[int, str] = {}
         self._codes: dict[str, _LinkCode] = {}
 
     async def find(self, key: ConversationKey) -> Conversation | None:
@@ -349,6 +351,9 @@ class InMemoryConversations:
             for m in self.posted
         ):
             self.posted.append(PostedMessage(conversation_id, booking_id, message_ref, at))
+
+    async def set_digest(self, conversation_id: int, setting: str) -> None:
+        self.digests[conversation_id] = setting
 
     async def mark_unreachable(self, conversation_id: int, reason: str, at: datetime) -> bool:
         for key, row in self.conversations.items():

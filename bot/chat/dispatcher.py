@@ -67,7 +67,8 @@ class ChatDispatcher:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:chat:{id(self):x}"
         self._lanes: set[asyncio.Task[None]] = set()
         self._last_send: dict[int, float] = {}  # conversation id -> monotonic time
-        self._unmarked: list[tuple[QueuedChat, str | None]] = []  # sent, mark not yet written
+        # sent, mark not yet written: (delivery, message posted, a prompt's bookings)
+        self._unmarked: list[tuple[QueuedChat, str | None, tuple[int, ...]]] = []
         self._stopping = False
 
     def stop(self) -> None:
@@ -197,14 +198,24 @@ class ChatDispatcher:
         content = await drawn.content(delivery, conversation)
         if content is None:
             return False
-        if delivery.kind is ChatKind.CARD and delivery.booking_id is not None:
+        if delivery.kind.shows_booking and delivery.booking_id is not None:
             ref = await self._timed(sender.post(conversation, content))
             await self._mark(delivery, ref)
             return True
+        if delivery.kind is ChatKind.CLOSEOUT and content.prompt is not None:
+            ref = await self._timed(sender.post(conversation, content))
+            await self._mark(delivery, ref, content.prompt.booking_ids)
+            return True
         if delivery.kind is ChatKind.REDRAW and delivery.booking_id is not None:
-            for ref in await self.conversations.messages(conversation.id, delivery.booking_id):
+            shown = await self.conversations.shown_in(conversation.id, delivery.booking_id)
+            for ref, prompt in shown:
+                redrawn: Content | None = content
+                if prompt is not None:  # a close-out prompt: redrawn whole
+                    redrawn = await drawn.prompt(delivery.business_id, prompt)
+                if redrawn is None:
+                    continue
                 try:
-                    await self._timed(sender.edit(conversation, ref, content))
+                    await self._timed(sender.edit(conversation, ref, redrawn))
                 except MessageGone:
                     await self.conversations.forget_message(conversation.id, ref)
         else:
@@ -212,31 +223,36 @@ class ChatDispatcher:
         await self._mark(delivery, None)
         return True
 
-    async def _mark(self, delivery: QueuedChat, posted: str | None) -> None:
-        """Mark a delivery sent (with the message it posted). A mark the database can't
-        take now (a full disk) is kept here and written before anything new is claimed, so
-        a sent card is never sent again by this process."""
+    async def _mark(
+        self, delivery: QueuedChat, posted: str | None, prompt: tuple[int, ...] = ()
+    ) -> None:
+        """Mark a delivery sent (with the message it posted, and the bookings of a close-out
+        prompt). A mark the database can't take now (a full disk) is kept here and written
+        before anything new is claimed, so a sent card is never sent again by this
+        process."""
         try:
-            if not await self._write_mark(delivery, posted):
+            if not await self._write_mark(delivery, posted, prompt):
                 log.warning("chat.lease_lost", id=delivery.id)
         except Exception as exc:
             log.warning("chat.unmarked", id=delivery.id, error=type(exc).__name__)
-            self._unmarked.append((delivery, posted))
+            self._unmarked.append((delivery, posted, prompt))
 
-    async def _write_mark(self, delivery: QueuedChat, posted: str | None) -> bool:
+    async def _write_mark(
+        self, delivery: QueuedChat, posted: str | None, prompt: tuple[int, ...] = ()
+    ) -> bool:
         now = self.clock.now()
         if posted is not None:
-            return await self.outbox.mark_posted(delivery, self.name, posted, now)
+            return await self.outbox.mark_posted(delivery, self.name, posted, now, prompt)
         return bool(await self.outbox.mark_sent_many([delivery.id], self.name, now))
 
     async def _marks_written(self) -> bool:
         """Write the marks kept from earlier; whether none is left."""
-        left: list[tuple[QueuedChat, str | None]] = []
-        for delivery, posted in self._unmarked:
+        left: list[tuple[QueuedChat, str | None, tuple[int, ...]]] = []
+        for delivery, posted, prompt in self._unmarked:
             try:
-                await self._write_mark(delivery, posted)
+                await self._write_mark(delivery, posted, prompt)
             except Exception:
-                left.append((delivery, posted))
+                left.append((delivery, posted, prompt))
         self._unmarked = left
         return not left
 
@@ -294,6 +310,7 @@ class _Drawn:
     def __init__(self, chat: ChatDesk) -> None:
         self._chat = chat
         self._cards: dict[tuple[ChatKind, int], asyncio.Future[Content | None]] = {}
+        self._prompts: dict[tuple[int, tuple[int, ...]], asyncio.Future[Content | None]] = {}
 
     async def content(self, delivery: QueuedChat, conversation: Conversation) -> Content | None:
         if delivery.kind is ChatKind.NOTICE or delivery.booking_id is None:
@@ -303,3 +320,11 @@ class _Drawn:
             drawing = asyncio.ensure_future(self._chat.content(delivery, conversation))
             self._cards[key] = drawing
         return await asyncio.shield(self._cards[key])
+
+    async def prompt(self, business_id: int, booking_ids: list[int]) -> Content | None:
+        """A close-out prompt redrawn, once per tick however many conversations show it."""
+        key = (business_id, tuple(booking_ids))
+        if key not in self._prompts:
+            drawing = asyncio.ensure_future(self._chat.prompt_content(business_id, booking_ids))
+            self._prompts[key] = drawing
+        return await asyncio.shield(self._prompts[key])

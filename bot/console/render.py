@@ -24,6 +24,7 @@ from core.replies import (
     RefundMarked,
     Reply,
     RevenueReport,
+    Said,
 )
 
 _CONTROLS = {c: "�" for c in [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F]}
@@ -39,6 +40,7 @@ STATUS_STYLE = {
     Status.CONFIRMED: "green",
     Status.COMPLETED: "blue",
     Status.CANCELLED: "red",
+    Status.NO_SHOW: "magenta",
 }
 
 
@@ -56,7 +58,7 @@ def render(reply: Reply) -> RenderableType:
             return _refund_marked(reply)
         case RevenueReport():
             return _revenue(reply)
-        case HelpText(text=text):
+        case HelpText(text=text) | Said(text=text):
             return _t(text)
         case Problem(text=text):
             return _t(text, style="bold red")
@@ -79,6 +81,7 @@ TYPED = {
     ActionId.CANCEL: "cancel {id}",
     ActionId.REFUND_ISSUED: "refunded {id}",
     ActionId.DETAILS: "#{id}",
+    ActionId.NO_SHOW: "noshow {id}",
 }
 
 
@@ -88,7 +91,7 @@ def plain(text: str) -> Text:
 
 
 def _status(status: Status) -> Text:
-    return _t(status.value, style=STATUS_STYLE[status])
+    return _t(status.label, style=STATUS_STYLE[status])
 
 
 def _list(reply: BookingList) -> RenderableType:

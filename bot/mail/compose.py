@@ -346,7 +346,7 @@ def _context(
         "business_name": one_line(business.name),
         "ref": booking.ref,
         "booking_id": booking.id,
-        "status": booking.status.value,
+        "status": booking.status.label,
         "pending": booking.status is Status.PENDING,
         "customer_name": one_line(booking.customer.name),
         "customer_email": booking.customer.email,

@@ -15,6 +15,7 @@ from typing import Any
 from core import wording
 from core.cards import ActionId, Card, CardAction, Style, actions_for
 from core.chat import Content
+from core.owners_day import Prompt
 from core.replies import (
     BookingCard,
     BookingList,
@@ -25,6 +26,7 @@ from core.replies import (
     RefundMarked,
     Reply,
     RevenueReport,
+    Said,
 )
 
 Block = dict[str, Any]
@@ -43,6 +45,10 @@ MESSAGE_BLOCKS = 50
 
 # action_id of each of a card's buttons; the button's value is the tap (core.cards.Tap).
 ACTION_IDS = {a: f"jp_{a.value.replace('-', '_')}" for a in ActionId}
+# A close-out prompt's buttons: the same taps, answered without redrawing the message in
+# place (the chat layer redraws the whole prompt, with every booking in it).
+PROMPT = "jp_prompt_"
+PROMPT_ACTION_IDS = {a: f"{PROMPT}{a.value.replace('-', '_')}" for a in ActionId}
 OVERFLOW = "jp_overflow"
 PAGE = "jp_page"
 HOME_SEARCH = "jp_home_search"
@@ -90,10 +96,10 @@ def context(text: str) -> Block:
     return {"type": "context", "elements": [mrkdwn(text, CONTEXT_TEXT)]}
 
 
-def button(action: CardAction) -> Block:
+def button(action: CardAction, *, in_prompt: bool = False) -> Block:
     element: Block = {
         "type": "button",
-        "action_id": ACTION_IDS[action.id],
+        "action_id": (PROMPT_ACTION_IDS if in_prompt else ACTION_IDS)[action.id],
         "text": plain(action.label, BUTTON_TEXT),
         "value": action.value,
     }
@@ -126,6 +132,8 @@ def card_blocks(card: Card, *, headline: str = "", full: bool = False) -> list[B
 def fallback(content: Content) -> str:
     """The message's `text`: what notifications and screen readers show."""
     parts = [content.headline, content.notice or ""]
+    if content.prompt is not None:
+        parts.append(content.prompt.question)
     if content.card is not None:
         parts += [content.card.summary, content.card.status_line]
     return fit(" — ".join(p for p in parts if p), FALLBACK_TEXT)
@@ -135,10 +143,36 @@ def content_blocks(content: Content) -> list[Block]:
     """A delivery's message: a notice line, a card, or both."""
     blocks: list[Block] = []
     if content.notice:
-        blocks.append(section(content.notice))
+        blocks.extend(section(part) for part in _parts(content.notice))
+    if content.prompt is not None:
+        blocks.extend(prompt_blocks(content.prompt))
     if content.card is not None:
         blocks.extend(card_blocks(content.card, headline=content.headline))
     return blocks[:MESSAGE_BLOCKS]
+
+
+def prompt_blocks(prompt: Prompt) -> list[Block]:
+    """A close-out prompt: the question, then each booking with its buttons while open."""
+    blocks: list[Block] = [section(f"*{prompt.question}*")]
+    for item in prompt.items:
+        blocks.append(section(f"{item.line}\n_{item.status_line}_"))
+        if item.actions:
+            elements = [button(a, in_prompt=True) for a in item.actions]
+            blocks.append({"type": "actions", "elements": elements})
+    return blocks
+
+
+def _parts(text: str, limit: int = SECTION_TEXT - 100) -> list[str]:
+    """A long notice (a digest) in sections Block Kit takes, cut between lines."""
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        if current and len(current) + len(line) + 1 > limit:
+            parts.append(current)
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    parts.append(current)
+    return parts[: MESSAGE_BLOCKS // 2]
 
 
 def reply_blocks(reply: Reply) -> tuple[str, list[Block]]:
@@ -157,6 +191,8 @@ def reply_blocks(reply: Reply) -> tuple[str, list[Block]]:
             return _revenue(reply)
         case HelpText(text=text) | Problem(text=text):
             return fit(text, FALLBACK_TEXT), [section(text)]
+        case Said(text=text):
+            return fit(text, FALLBACK_TEXT), [section(part) for part in _parts(text)]
     raise AssertionError(f"unrendered reply {reply!r}")  # pragma: no cover
 
 
@@ -176,7 +212,7 @@ def _list(reply: BookingList) -> tuple[str, list[Block]]:
     blocks: list[Block] = [section(f"*{reply.title}* — {reply.business.name}")]
     for b in page.bookings[: MESSAGE_BLOCKS - 4]:
         when = wording.list_time(b.start_at, zone, with_date=reply.multi_day)
-        line = f"{b.ref} · {when} · {b.customer.name} · {b.service.name} · {b.status.value}"
+        line = f"{b.ref} · {when} · {b.customer.name} · {b.service.name} · {b.status.label}"
         block: Block = {"type": "section", "text": mrkdwn(line)}
         block["accessory"] = line_actions(list(actions_for(b)))
         blocks.append(block)

@@ -40,7 +40,7 @@ from core.replies import BookingCard, Problem
 
 log = logs.get("bot.slack")
 
-BUTTONS = re.compile(r"^jp_(confirm|complete|cancel|refund_issued|details)$")
+BUTTONS = re.compile(r"^jp_(prompt_)?(confirm|complete|cancel|refund_issued|details|no_show)$")
 PAGES = re.compile(rf"^{blocks.PAGE}_")
 CONNECT, DISCONNECT = "connect", "disconnect"
 SOMETHING_WRONG = wording.SOMETHING_WRONG
@@ -139,6 +139,7 @@ class SlackListeners:
         """A card's button (or a list's overflow menu): act through the chat layer."""
         action = body["actions"][0]
         value = (action.get("selected_option") or {}).get("value") or action.get("value")
+        in_prompt = str(action.get("action_id", "")).startswith(blocks.PROMPT)
         key = await self._acting_key(body)
         if key is None:
             await self._tell(body, respond, NOT_A_MEMBER)
@@ -157,7 +158,8 @@ class SlackListeners:
                 text, shown = _acted_blocks(result)
                 await _answer(respond, text=text, blocks=shown, replace_original=False)
                 return
-            await self._redraw(body, result)
+            if not in_prompt:  # a close-out prompt is redrawn whole by the chat layer
+                await self._redraw(body, result)
             if not result.ok:
                 await self._tell(body, respond, result.text)
             if _from_home(body):

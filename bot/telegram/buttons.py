@@ -18,7 +18,7 @@ from core.lifecycle import Status
 
 DATA_LIMIT = 64  # bytes of callback data Telegram carries
 NOTHING = "noop"  # a calendar's labels and blank cells
-_VIEW, _NEW, _SKIP, _KEEP = "v:", "n:", "cx:", "keep:"
+_VIEW, _NEW, _SKIP, _KEEP, _PROMPT = "v:", "n:", "cx:", "keep:", "p:"
 _ANSWER = re.compile(r"([0-9]{1,12}):([a-z_]{1,16})", re.ASCII)
 _PAGE = re.compile(r"\s*\bpage\s+\d{1,6}$", re.IGNORECASE)
 
@@ -38,6 +38,18 @@ class Answer:
     booking_id: int
     drawn: Status
     cancel: bool
+
+
+@dataclass(frozen=True)
+class Prompted:
+    """A close-out prompt's button: the card action's value, tapped on the prompt (which the
+    chat layer redraws whole, so the message isn't redrawn in place)."""
+
+    value: str
+
+
+def prompted(value: str) -> str:
+    return _PROMPT + value
 
 
 def view(command: str) -> str:
@@ -64,11 +76,13 @@ def without_page(command: str) -> str:
     return _PAGE.sub("", command.strip())
 
 
-def read(data: str) -> View | Answer | str | None:
+def read(data: str) -> View | Answer | Prompted | str | None:
     """What a tapped button asks: a view, an answer to Cancel's question, a card's payload
     (str, for the chat layer to read), or None for a button that shows nothing."""
     if data == NOTHING:
         return None
+    if data.startswith(_PROMPT):
+        return Prompted(data[len(_PROMPT) :])
     for prefix, in_place in ((_VIEW, True), (_NEW, False)):
         if data.startswith(prefix):
             command = data[len(prefix) :]

@@ -227,6 +227,13 @@ class TelegramChat:
                     done = kept if isinstance(kept, Problem) else Problem(wording.UNKNOWN_BUTTON)
             await self._answered(context, query, done)
             return
+        if isinstance(wanted, buttons.Prompted):  # the chat layer redraws the whole prompt
+            answered = await self.chat.tap(key, who, wanted.value)
+            text = (
+                answered.text if isinstance(answered, Acted | Problem) else wording.UNKNOWN_BUTTON
+            )
+            await query.answer(render.toast(text))
+            return
         toasted: list[str] = []
 
         async def toast(text: str, ok: bool) -> None:  # before the card is drawn again

@@ -19,6 +19,7 @@ from bot.telegram import buttons
 from core import wording
 from core.cards import ActionId, Card, CardAction
 from core.chat import Acted, Content, Notice, ReasonPrompt
+from core.owners_day import Prompt
 from core.replies import (
     BookingCard,
     BookingList,
@@ -29,6 +30,7 @@ from core.replies import (
     RefundMarked,
     Reply,
     RevenueReport,
+    Said,
 )
 
 TEXT_LIMIT = 4096  # a message's text, after entities are parsed
@@ -99,11 +101,27 @@ def content(shown: Content) -> Message:
     """A delivery: a new booking's card, a redrawn card, or a notice (with its card)."""
     parts: list[str] = []
     if shown.notice:
-        parts.append(e(_cut(shown.notice, 2000)))
+        parts.append(e(_cut(shown.notice, 3500)))
+    if shown.prompt is not None:
+        return prompt(shown.prompt)
     if shown.card is not None:
         parts.append(card_text(shown.card, headline=shown.headline))
         return Message(_fit("\n\n".join(parts)), card_keyboard(shown.card.actions))
     return Message(_fit("\n\n".join(parts) or e(shown.headline)))
+
+
+def prompt(shown: Prompt) -> Message:
+    """A close-out prompt: the question, each booking with how it stands, and a row of
+    buttons for each one still open (named by its #id: they sit under the text)."""
+    lines = [f"<b>{e(shown.question)}</b>"]
+    for item in shown.items:
+        lines.append(f"{e(_cut(item.line))}\n<i>{e(_cut(item.status_line))}</i>")
+    rows = [
+        [_button(f"#{item.booking_id} {a.label}", buttons.prompted(a.value)) for a in item.actions]
+        for item in shown.items
+        if item.actions
+    ]
+    return Message(_fit("\n\n".join(lines)), InlineKeyboardMarkup(rows) if rows else None)
 
 
 def card(shown: Card, *, full: bool = False, headline: str = "") -> Message:
@@ -132,8 +150,8 @@ def reply(answer: Reply, typed: str = "") -> Message:
             return Message(
                 e(wording.TELEGRAM_HELP_INTRO) + "\n\n<pre>" + html.escape(text) + "</pre>"
             )
-        case Problem(text=text):
-            return Message(e(text))
+        case Problem(text=text) | Said(text=text):
+            return Message(_fit(e(text)))
     raise AssertionError(f"unrendered reply {answer!r}")  # pragma: no cover
 
 
@@ -196,7 +214,7 @@ def booking_list(answer: BookingList, typed: str) -> Message:
         when = wording.list_time(b.start_at, zone, with_date=answer.multi_day)
         lines.append(
             f"<b>{b.ref}</b> {e(when)} · {e(_cut(b.customer.name, 100))} · "
-            f"{e(_cut(b.service.name, 100))} · {b.status.value}"
+            f"{e(_cut(b.service.name, 100))} · {b.status.label}"
         )
     total = f"{page.total}" if page.total_exact else f"{page.total}+"
     first = (page.page - 1) * page.per_page + 1

@@ -256,3 +256,19 @@ async def test_a_payment_to_review_and_the_refunds_owed_are_shown(
     await dialog.say(f"cancel {booking.id} moved away")
     owed = await dialog.say("refunds")
     assert "Refunds owed, oldest first" in owed and f"#{booking.id}" in owed
+
+
+async def test_the_day_s_digest_and_a_no_show_from_the_console(
+    services: Services, business: Business, dialog: Dialog
+) -> None:
+    booking_id = await book(services, business)  # today 15:00 EST, pending
+    digest = await dialog.say("digest")
+    assert "Good morning — Plum Salon, Wed 25 Nov 2026" in digest
+    assert f"15:00 #{booking_id} Ana Silva · Haircut · pending" in digest
+    assert "set per chat conversation" in await dialog.say("digest 07:30")
+    assert "hasn't started yet" in await dialog.say(f"noshow {booking_id}")
+    assert services.clock.now() < datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
+    services.clock.advance(hours=6)  # type: ignore[attr-defined]
+    card = await dialog.say(f"#{booking_id}")
+    assert f"[noshow {booking_id}]" in card and f"[complete {booking_id}]" in card
+    assert f"#{booking_id} marked a no-show" in await dialog.say(f"noshow {booking_id}")

@@ -623,3 +623,49 @@ async def test_socket_mode_with_a_refused_app_token_stops_with_a_plain_message(
         with pytest.raises(CannotStart, match="Slack refused SLACK_APP_TOKEN"):
             await surface.start()
         await services.aclose()
+
+
+# The owner's day
+
+
+async def test_a_close_out_prompt_is_valid_block_kit_and_its_no_show_redraws_it(
+    desk: Desk, clock: FixedClock
+) -> None:
+    await desk.link("C1")
+    first = await desk.book(1)  # Thu 11:00-11:45 EST
+    later = await desk.book(2, name="Bo Chen")  # 12:00-12:45 EST
+    await desk.services.chat_dispatcher.drain()
+    clock.advance(hours=27, minutes=50)  # Thu 12:50 EST: both ended
+    await desk.services.owners_day.plan(clock.now())
+    await desk.services.chat_dispatcher.drain()
+    (prompt,) = [p for p in desk.slack.of("chat.postMessage") if "happen?" in p["text"]]
+    shown = blocks_text(prompt["blocks"])
+    assert f"Did these happen? #{first}, #{later}" in shown and "Bo Chen" in shown
+    ids = [
+        e["action_id"] for b in prompt["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert ids == ["jp_prompt_complete", "jp_prompt_no_show"] * 2
+    no_show = f"no-show:{first}:pending"
+    assert no_show in [
+        e["value"] for b in prompt["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
+    await desk.press(no_show, "jp_prompt_no_show", message_ts=prompt.get("ts", "1.2"))
+    for _ in range(100):  # the press is handled after its ack
+        if (await desk.services.desk.booking(desk.business, first)).status is Status.NO_SHOW:
+            break
+        await asyncio.sleep(0.02)
+    assert (await desk.services.desk.booking(desk.business, first)).status is Status.NO_SHOW
+    await desk.services.chat_dispatcher.drain()
+    (redrawn,) = [u for u in desk.slack.of("chat.update") if "happen?" in u["text"]]
+    assert "No-show by riley via Slack" in blocks_text(redrawn["blocks"])
+    assert list(buttons(redrawn["blocks"])) == ["Completed", "No-show"]  # the later one's
+
+
+async def test_the_digest_time_is_set_with_a_command_and_today_s_digest_shown(desk: Desk) -> None:
+    await desk.link("C1")
+    await desk.book(1)
+    answer = await desk.command("digest 7:30")
+    assert "comes here at 07:30" in answer["text"]
+    answer = await desk.command("digest")  # today's, now: nothing booked, one waiting
+    assert "Still waiting for your confirmation (1):" in blocks_text(answer["blocks"])
+    assert "#1 Thu 26 Nov 2026, 11:00 EST · Ana Silva" in blocks_text(answer["blocks"])

@@ -481,3 +481,36 @@ async def test_the_whole_bot_sends_at_most_thirty_messages_a_second(
     await asyncio.gather(*(bot.surface.sender.post(conversation, content) for _ in range(31)))
     assert time.monotonic() - began >= 1.0  # 31 sends: 30 gaps of 1/30 s
     assert len(bot.api.delivered(OWNER_CHAT)) == 32
+
+
+# The owner's day
+
+
+async def test_a_close_out_prompt_has_buttons_per_booking_and_a_no_show_redraws_it(
+    bot: Served, salon: Business, clock: FixedClock
+) -> None:
+    await bot.link(salon, GROUP)
+    first, _ = await card_in(bot, GROUP, salon, 1)  # Thu 11:00-11:45 EST
+    later = await bot.book(salon, 2, name="Bo Chen")  # 12:00-12:45 EST
+    await bot.deliver()
+    clock.advance(hours=27, minutes=50)  # Thu 12:50 EST: both ended, the first 65 min ago
+    await bot.services.owners_day.plan(clock.now())
+    await bot.deliver()
+    (prompt,) = [c for c in bot.api.called("sendMessage", GROUP) if "happen?" in c.text]
+    assert f"Did these happen? #{first}, #{later}" in prompt.text
+    assert prompt.labels == [
+        f"#{first} Completed",
+        f"#{first} No-show",
+        f"#{later} Completed",
+        f"#{later} No-show",
+    ]
+    message_id = max(k[1] for k in bot.api.messages if k[0] == GROUP)
+    await bot.send(tap(GROUP, message_id, prompt.data_of(f"#{first} No-show"), sender=SAM))
+    (toast,) = bot.api.called("answerCallbackQuery")
+    assert toast.params["text"].startswith(f"#{first} marked a no-show")
+    assert (await bot.services.desk.booking(salon, first)).status is Status.NO_SHOW
+    await bot.deliver()  # the chat layer redraws the whole prompt
+    (edit,) = [c for c in bot.api.called("editMessageText", GROUP) if "happen?" in c.text]
+    assert edit.params["message_id"] == message_id
+    assert "No-show by Sam Lee via Telegram" in edit.text
+    assert edit.labels == [f"#{later} Completed", f"#{later} No-show"]

@@ -794,3 +794,19 @@ async def test_a_start_that_is_a_number_is_refused_not_taken_for_1970(
     response = await api.post("/api/bookings", json=good(start=0), headers=PLUM)
     assert response.status_code == 422
     assert locs(response) == [["body", "start"]]
+
+
+async def test_the_api_shows_a_no_show_and_its_history(
+    api: httpx.AsyncClient, services: Services, business: Business
+) -> None:
+    booking_id = await create(api)
+    assert isinstance(services.clock, FixedClock)
+    services.clock.advance(seconds=(START_UTC - services.clock.now()).total_seconds() + 600)
+    await services.desk.act(business, booking_id, Move.NO_SHOW, OWNER)
+
+    shown = await api.get(f"/api/bookings/{booking_id}", headers=PLUM)
+
+    assert shown.status_code == 200
+    assert shown.json()["status"] == "no_show"
+    assert shown.json()["history"][-1]["from_status"] == "pending"
+    assert shown.json()["history"][-1]["to_status"] == "no_show"

@@ -170,6 +170,8 @@ def test_a_card_without_notes_has_no_notes_line() -> None:
         (CustomerRecord(bookings=2, completed=1), "2 bookings: 1 visit, 0 cancellations"),
         (CustomerRecord(4, completed=2, cancelled=1), "4 bookings: 2 visits, 1 cancellation"),
         (CustomerRecord(bookings=3, cancelled=3), "3 bookings: 0 visits, 3 cancellations"),
+        (CustomerRecord(3, completed=2, no_shows=1),
+         "3 bookings: 2 visits, 0 cancellations, 1 no-show"),
     ],
 )  # fmt: skip
 def test_the_customer_record_line_counts_visits_and_cancellations(

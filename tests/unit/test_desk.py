@@ -14,7 +14,7 @@ from core.clock import FixedClock
 from core.desk import Desk
 from core.errors import IdempotencyConflict, NotRefundable
 from core.events import MOVE_EVENTS, EventKind
-from core.lifecycle import IllegalMove, Move, MoveOutcome, Status
+from core.lifecycle import NOT_BEFORE_START, IllegalMove, Move, MoveOutcome, Status
 from core.model import (
     Actor,
     ActorKind,
@@ -37,11 +37,15 @@ LEGAL = {
     (Status.PENDING, Move.CANCEL),
     (Status.CONFIRMED, Move.COMPLETE),
     (Status.CONFIRMED, Move.CANCEL),
+    (Status.PENDING, Move.NO_SHOW),
+    (Status.CONFIRMED, Move.NO_SHOW),
+    (Status.PENDING, Move.COMPLETE),
 }
 REPEATS = {
     (Status.CONFIRMED, Move.CONFIRM),
     (Status.COMPLETED, Move.COMPLETE),
     (Status.CANCELLED, Move.CANCEL),
+    (Status.NO_SHOW, Move.NO_SHOW),
 }
 # The moves that bring a new booking to each status.
 ROUTE = {
@@ -49,6 +53,7 @@ ROUTE = {
     Status.CONFIRMED: (Move.CONFIRM,),
     Status.COMPLETED: (Move.CONFIRM, Move.COMPLETE),
     Status.CANCELLED: (Move.CANCEL,),
+    Status.NO_SHOW: (Move.NO_SHOW,),
 }
 CUSTOMER = Actor(ActorKind.CUSTOMER, Channel.API, "Ana Silva")
 
@@ -93,9 +98,18 @@ def salon(store: InMemoryBookingStore) -> Business:
     return store.add_business("Plum Salon", "America/New_York")
 
 
+def started(desk: Desk, booking: Booking) -> None:
+    """Move the desk's clock to a minute after the booking's start (a no-show is legal)."""
+    clock = desk._clock
+    assert isinstance(clock, FixedClock)
+    clock.advance(seconds=(booking.start_at - clock.now()).total_seconds() + 60)
+
+
 async def booking_in(desk: Desk, salon: Business, status: Status, txn: str = "TX-1") -> Booking:
     booking, _ = await desk.intake(salon, new_booking(txn=txn), PAGE)
     for move in ROUTE[status]:
+        if move is Move.NO_SHOW:
+            started(desk, booking)
         await desk.act(salon, booking.id, move, OWNER, "flu" if move is Move.CANCEL else None)
     return await desk.booking(salon, booking.id)
 
@@ -119,6 +133,8 @@ async def test_every_move_from_every_status_applies_repeats_harmlessly_or_is_ref
     expected = status if drawn == "from a card" else None
 
     if (status, move) in LEGAL:
+        if (status, move) in NOT_BEFORE_START:
+            started(desk, before)
         done = await desk.act(salon, before.id, move, OTHER_OWNER, expected=expected)
         assert done.outcome is MoveOutcome.APPLIED
         assert done.booking.status is move.target
@@ -133,7 +149,7 @@ async def test_every_move_from_every_status_applies_repeats_harmlessly_or_is_ref
         assert (event.kind, event.booking_id, event.occurred_at) == (
             MOVE_EVENTS[move],
             before.id,
-            NOW,
+            desk._clock.now(),
         )
         assert event.data == {"from": status.value, "to": move.target.value}
         assert [a.tap.drawn for a in done.actions] == [move.target] * len(done.actions)
@@ -152,7 +168,7 @@ async def test_every_move_from_every_status_applies_repeats_harmlessly_or_is_ref
             move,
             None,
         )
-        assert illegal_move(err) == f"#{before.id} is {status.value}; it can't be {move.past}."
+        assert illegal_move(err) == f"#{before.id} is {status.label}; it can't be {move.past}."
         assert await desk.booking(salon, before.id) == before
         assert store.events == events_before
 
@@ -506,3 +522,54 @@ async def test_a_payment_of_another_provider_with_the_same_transaction_id_is_a_n
     other, created = await desk.intake(salon, inkress, PAGE)
     assert created and other.id != paypal.id
     assert other.payment == Payment(Provider.INKRESS, "T-1", Decimal("45.00"), "USD")
+
+
+# No-shows
+
+
+async def test_a_no_show_is_refused_before_the_start_in_plain_words_and_changes_nothing(
+    desk: Desk, store: InMemoryBookingStore, salon: Business
+) -> None:
+    booking = await booking_in(desk, salon, Status.CONFIRMED)
+    events = list(store.events)
+    reply = await desk.handle(salon.id, f"noshow {booking.id}", OWNER)
+    assert reply == Problem(
+        f"#{booking.id} hasn't started yet; it can be marked a no-show (or, while pending, "
+        "completed) once it has, from its start time."
+    )
+    assert (await desk.booking(salon, booking.id)).status is Status.CONFIRMED
+    assert store.events == events
+    card = await desk.card(salon, booking.id)
+    assert ActionId.NO_SHOW not in [a.id for a in card.actions]
+
+
+async def test_from_its_start_a_booking_can_be_marked_a_no_show_and_the_card_offers_it(
+    desk: Desk, store: InMemoryBookingStore, salon: Business
+) -> None:
+    booking = await booking_in(desk, salon, Status.PENDING)
+    started(desk, booking)
+    card = await desk.card(salon, booking.id)
+    labels = [a.label for a in card.actions]
+    assert labels == ["Confirm", "Mark as completed", "Cancel", "No-show", "View details"]
+    reply = await desk.handle(salon.id, f"no-show {booking.id}", OWNER)
+    assert isinstance(reply, MoveDone) and reply.outcome is MoveOutcome.APPLIED
+    assert reply.booking.status is Status.NO_SHOW
+    assert store.events[-1].kind is EventKind.NO_SHOW
+    again = await desk.handle(salon.id, f"noshow {booking.id}", OWNER)
+    assert isinstance(again, MoveDone) and again.outcome is MoveOutcome.ALREADY
+    shown = await desk.card(salon, booking.id)
+    assert shown.status_line.startswith("No-show by Sam via console")
+    assert [a.id for a in shown.actions] == [ActionId.DETAILS]  # no refund owed by itself
+    assert reply.booking.refund.state.value == "none"
+
+
+async def test_a_no_show_shows_in_the_customer_s_history_line(
+    desk: Desk, store: InMemoryBookingStore, salon: Business
+) -> None:
+    await booking_in(desk, salon, Status.COMPLETED, txn="A")
+    await booking_in(desk, salon, Status.COMPLETED, txn="B")
+    missed = await booking_in(desk, salon, Status.NO_SHOW, txn="C")
+    card = await desk.card(salon, missed.id)
+    assert {f.key: f.value for f in card.fields}["history"] == (
+        "3 bookings: 2 visits, 0 cancellations, 1 no-show"
+    )

@@ -11,11 +11,15 @@ LEGAL = {
     (Status.PENDING, Move.CANCEL),
     (Status.CONFIRMED, Move.COMPLETE),
     (Status.CONFIRMED, Move.CANCEL),
+    (Status.PENDING, Move.NO_SHOW),
+    (Status.CONFIRMED, Move.NO_SHOW),
+    (Status.PENDING, Move.COMPLETE),
 }
 REPEATS = {
     (Status.CONFIRMED, Move.CONFIRM),
     (Status.COMPLETED, Move.COMPLETE),
     (Status.CANCELLED, Move.CANCEL),
+    (Status.NO_SHOW, Move.NO_SHOW),
 }
 
 
@@ -35,14 +39,28 @@ def test_every_status_and_move_is_legal_repeated_or_refused(status: Status, move
 def test_final_statuses_offer_no_actions() -> None:
     assert allowed_moves(Status.COMPLETED) == []
     assert allowed_moves(Status.CANCELLED) == []
+    assert allowed_moves(Status.NO_SHOW) == []
     assert Status.COMPLETED.is_final
     assert Status.CANCELLED.is_final
+    assert Status.NO_SHOW.is_final
 
 
-def test_pending_offers_confirm_and_cancel_and_confirmed_offers_complete_and_cancel() -> None:
-    assert allowed_moves(Status.PENDING) == [Move.CONFIRM, Move.CANCEL]
-    assert allowed_moves(Status.CONFIRMED) == [Move.COMPLETE, Move.CANCEL]
+def test_pending_and_confirmed_offer_their_moves_and_a_no_show_last() -> None:
+    assert allowed_moves(Status.PENDING) == [
+        Move.CONFIRM,
+        Move.COMPLETE,
+        Move.CANCEL,
+        Move.NO_SHOW,
+    ]
+    assert allowed_moves(Status.CONFIRMED) == [Move.COMPLETE, Move.CANCEL, Move.NO_SHOW]
 
 
 def test_statuses_are_the_lowercase_words() -> None:
-    assert [s.value for s in Status] == ["pending", "confirmed", "completed", "cancelled"]
+    assert [s.value for s in Status] == [
+        "pending",
+        "confirmed",
+        "completed",
+        "cancelled",
+        "no_show",
+    ]
+    assert Status.NO_SHOW.label == "no-show" and Move.NO_SHOW.past == "marked a no-show"
