@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from pydantic import SecretStr
 
+from bot.calendar_feed import CalendarFeed
 from bot.chat.dispatcher import ChatDispatcher
 from bot.chat.sending import ChatSender
 from bot.chat.surface import Surface
@@ -20,6 +21,7 @@ from core.clock import Clock, SystemClock
 from core.desk import Desk
 from storage.bookings import SqlBookingStore
 from storage.businesses import SqlBusinesses
+from storage.calendar_feeds import SqlCalendarFeeds
 from storage.chat_queue import ChatQueue
 from storage.conversations import SqlConversations
 from storage.database import Database, open_database
@@ -45,6 +47,7 @@ class Services:
     chat: ChatDesk
     chat_dispatcher: ChatDispatcher
     background: Background
+    calendar: CalendarFeed  # the owners' calendar feeds (GET /calendar/<token>.ics)
     surfaces: list[Surface] = field(default_factory=list)  # the chat platforms configured
 
     async def aclose(self) -> None:
@@ -125,6 +128,9 @@ def build_services(
             sweep_seconds=settings.reminder_sweep_seconds,
             chat=chat_dispatcher,
             chat_poll_seconds=settings.chat_poll_seconds,
+        ),
+        calendar=CalendarFeed(
+            SqlCalendarFeeds(db), desk, clock, domain=settings.mail_from.rpartition("@")[2]
         ),
         surfaces=found,
     )

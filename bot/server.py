@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import uvicorn
 from rich.console import Console
 
-from bot import logs
+from bot import calendar_feed, logs
 from bot.api import build_api
 from bot.app import Services
 from bot.chat.surface import Surface
@@ -99,7 +99,7 @@ async def _stopped(surface: Surface) -> None:
 
 
 def http_server(services: Services, limits: ClientLimits | None = None) -> uvicorn.Server:
-    """The intake API and the chat webhooks on uvicorn (httptools, bounded: see
+    """The intake API, the calendar feeds and the chat webhooks on uvicorn (httptools, bounded: see
     bot.http_limits), as `serve` runs them; the benchmark runs this too, and tests pass
     shorter limits."""
     limits = limits or ClientLimits()
@@ -109,6 +109,7 @@ def http_server(services: Services, limits: ClientLimits | None = None) -> uvico
         Health(services.db),
         max_body_bytes=services.settings.max_body_bytes,
     )
+    calendar_feed.mount(api, services.calendar)
     for surface in services.surfaces:
         surface.mount(api)
     return _Server(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from core import commands, periods, wording
 from core.cards import Card, actions_for, card_for
@@ -18,6 +18,7 @@ from core.commands import (
     ListDays,
     ListStatus,
     MarkRefunded,
+    Reschedule,
     Search,
     ShowCalendar,
 )
@@ -25,6 +26,8 @@ from core.errors import (
     BookingNotFound,
     BusinessNotFound,
     DomainError,
+    NoSuchLocalTime,
+    NotMovable,
     NotRefundable,
     StartInPast,
     StartTooFar,
@@ -43,10 +46,12 @@ from core.replies import (
     Problem,
     RefundMarked,
     Reply,
+    Rescheduled,
 )
 
 PER_PAGE = 20
 MAX_AHEAD = timedelta(days=2 * 366)
+MOVABLE = frozenset({Status.PENDING, Status.CONFIRMED})  # the statuses a reschedule applies to
 
 
 class Desk:
@@ -125,6 +130,11 @@ class Desk:
                 return await self.act(business, booking_id, move, actor, reason)
             case MarkRefunded(booking_id=booking_id):
                 return await self.refund_issued(business, booking_id, actor)
+            case Reschedule(booking_id=booking_id, day=day, at=at):
+                start_at = periods.local_start(day, at, business.zone)
+                if start_at is None:
+                    raise NoSuchLocalTime(day, at, business.timezone)
+                return await self.reschedule(business, booking_id, start_at, actor)
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
 
     async def _list(
@@ -258,6 +268,47 @@ class Desk:
                 raise NotRefundable(booking.id, booking.status)
             return RefundMarked(business, booking, MoveOutcome.ALREADY, actions_for(booking))
         return RefundMarked(business, marked, MoveOutcome.APPLIED, actions_for(marked))
+
+    async def reschedule(
+        self,
+        business: Business,
+        booking_id: int,
+        start_at: datetime,
+        actor: Actor,
+        expected: Status | None = None,
+    ) -> Rescheduled:
+        """Move a pending or confirmed booking to another start, keeping its duration; its
+        reminders are planned again and the customer emailed, in the same transaction.
+
+        `expected` is the status the card showed (the chat layer's rule, as in `act`): the
+        move applies only if the booking still has it. Moving to the start it has already
+        is a harmless no-op.
+
+        Raises:
+            BookingNotFound: no such booking in this business.
+            NotMovable: the booking is final, or changed since the card was drawn.
+            StartInPast / StartTooFar: the new start is not ahead, or too far ahead.
+        """
+        booking = await self.booking(business, booking_id)
+        if expected is not None and booking.status is not expected:
+            raise NotMovable(booking.id, booking.status, booking.last_move)
+        if booking.status not in MOVABLE:
+            raise NotMovable(booking.id, booking.status)
+        now = self._clock.now()
+        if start_at <= now:
+            raise StartInPast(start_at)
+        if start_at > now + MAX_AHEAD:
+            raise StartTooFar(start_at)
+        if start_at == booking.start_at:
+            card = await self.card(business, booking)
+            return Rescheduled(business, booking, start_at, MoveOutcome.ALREADY, card)
+        moved = await self._store.reschedule_booking(booking, start_at, actor, now)
+        if moved is None:  # another change landed between our read and our write
+            again = await self.booking(business, booking_id)
+            latest = again.history[-1] if again.history else None
+            raise NotMovable(again.id, again.status, latest)
+        card = await self.card(business, moved)
+        return Rescheduled(business, moved, booking.start_at, MoveOutcome.APPLIED, card)
 
     async def customer_cancel(
         self, business: Business, booking_id: int, reason: str | None, channel: Channel

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from core.cards import Card, CardAction
 from core.lifecycle import Move, MoveOutcome
@@ -60,6 +60,17 @@ class RefundMarked:
 
 
 @dataclass(frozen=True)
+class Rescheduled:
+    """A booking moved to another start (or already there: `outcome` ALREADY)."""
+
+    business: Business
+    booking: Booking  # as it is after the move
+    moved_from: datetime  # the start before (UTC); the same as now when nothing changed
+    outcome: MoveOutcome
+    card: Card  # drawn after the move: its warnings are the overlaps at the new time
+
+
+@dataclass(frozen=True)
 class HelpText:
     text: str
 
@@ -71,4 +82,13 @@ class Problem:
     text: str
 
 
-Reply = BookingList | BookingCard | CalendarMonth | MoveDone | RefundMarked | HelpText | Problem
+Reply = (
+    BookingList
+    | BookingCard
+    | CalendarMonth
+    | MoveDone
+    | RefundMarked
+    | Rescheduled
+    | HelpText
+    | Problem
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from storage.types import Money, UTCDateTime
@@ -82,6 +84,8 @@ booking_history = Table(
     Column("reason", Text),
     Column("actor_id", String(64), nullable=False, server_default=""),
     Column("note", String(32)),  # a note (refund issued) keeps the status
+    Column("moved_from", UTCDateTime),  # a reschedule's old start
+    Column("moved_to", UTCDateTime),  # and its new one
 )
 
 events = Table(
@@ -205,4 +209,14 @@ reminders = Table(
     Column("state", String(16), nullable=False),
     UniqueConstraint("booking_id", "kind", name="uq_reminders_booking_kind"),
     Index("ix_reminders_due", "state", "due_at"),
+)
+
+# Each business's calendar subscription URL: the token is shown once, only its digest kept.
+calendar_feeds = Table(
+    "calendar_feeds",
+    metadata,
+    Column("business_id", Integer, ForeignKey("businesses.id"), primary_key=True),
+    Column("token_digest", String(64), nullable=False, unique=True),
+    Column("with_contacts", Boolean, nullable=False, server_default=false()),
+    Column("created_at", UTCDateTime, nullable=False),
 )

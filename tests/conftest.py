@@ -41,7 +41,8 @@ from tests.smtp_server import SmtpServer
 ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TEST_DB = f"juneplum_test_{os.getpid()}"
 TABLES = (
-    "chat_messages, link_codes, conversation_log, outbox, conversations, reminders, "
+    "calendar_feeds, chat_messages, link_codes, conversation_log, outbox, conversations, "
+    "reminders, "
     "intake_keys, events, booking_history, bookings, businesses"
 )
 

@@ -13,7 +13,7 @@ from rich.text import Text
 from core import wording
 from core.cards import ActionId, Card, CardAction
 from core.chat import Content
-from core.lifecycle import Move, Status
+from core.lifecycle import Move, MoveOutcome, Status
 from core.replies import (
     BookingCard,
     BookingList,
@@ -23,6 +23,7 @@ from core.replies import (
     Problem,
     RefundMarked,
     Reply,
+    Rescheduled,
 )
 
 _CONTROLS = {c: "�" for c in [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F]}
@@ -53,6 +54,8 @@ def render(reply: Reply) -> RenderableType:
             return _move_done(reply)
         case RefundMarked():
             return _refund_marked(reply)
+        case Rescheduled():
+            return _rescheduled(reply)
         case HelpText(text=text):
             return _t(text)
         case Problem(text=text):
@@ -186,6 +189,15 @@ def _refund_marked(reply: RefundMarked) -> RenderableType:
     return Group(
         _t(wording.refund_marked(b, reply.outcome), style="green"),
         actions_hint(b.id, reply.actions),
+    )
+
+
+def _rescheduled(reply: Rescheduled) -> RenderableType:
+    applied = reply.outcome is MoveOutcome.APPLIED
+    text = wording.rescheduled(reply.business, reply.booking, reply.moved_from, applied)
+    return Group(
+        _t(text, style="green"),
+        card_panel(reply.card, title=reply.card.title, full=False, border="cyan"),
     )
 
 

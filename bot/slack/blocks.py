@@ -15,6 +15,7 @@ from typing import Any
 from core import wording
 from core.cards import ActionId, Card, CardAction, Style, actions_for
 from core.chat import Content
+from core.lifecycle import MoveOutcome
 from core.replies import (
     BookingCard,
     BookingList,
@@ -24,6 +25,7 @@ from core.replies import (
     Problem,
     RefundMarked,
     Reply,
+    Rescheduled,
 )
 
 Block = dict[str, Any]
@@ -152,6 +154,11 @@ def reply_blocks(reply: Reply) -> tuple[str, list[Block]]:
         case MoveDone() | RefundMarked():
             text = _done_text(reply)
             return fit(text, FALLBACK_TEXT), [section(text)]
+        case Rescheduled():
+            applied = reply.outcome is MoveOutcome.APPLIED
+            text = wording.rescheduled(reply.business, reply.booking, reply.moved_from, applied)
+            shown = [section(text), *card_blocks(reply.card)]
+            return fit(text, FALLBACK_TEXT), shown[:MESSAGE_BLOCKS]
         case HelpText(text=text) | Problem(text=text):
             return fit(text, FALLBACK_TEXT), [section(text)]
     raise AssertionError(f"unrendered reply {reply!r}")  # pragma: no cover

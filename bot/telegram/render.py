@@ -19,6 +19,7 @@ from bot.telegram import buttons
 from core import wording
 from core.cards import ActionId, Card, CardAction
 from core.chat import Acted, Content, Notice, ReasonPrompt
+from core.lifecycle import MoveOutcome
 from core.replies import (
     BookingCard,
     BookingList,
@@ -28,6 +29,7 @@ from core.replies import (
     Problem,
     RefundMarked,
     Reply,
+    Rescheduled,
 )
 
 TEXT_LIMIT = 4096  # a message's text, after entities are parsed
@@ -125,6 +127,11 @@ def reply(answer: Reply, typed: str = "") -> Message:
             return month(answer)
         case MoveDone() | RefundMarked():
             return _done(answer)
+        case Rescheduled():
+            applied = answer.outcome is MoveOutcome.APPLIED
+            said = wording.rescheduled(answer.business, answer.booking, answer.moved_from, applied)
+            shown = e(said) + "\n\n" + card_text(answer.card)
+            return Message(_fit(shown), card_keyboard(answer.card.actions))
         case HelpText(text=text):
             return Message(
                 e(wording.TELEGRAM_HELP_INTRO) + "\n\n<pre>" + html.escape(text) + "</pre>"
