@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from core import wording
-from core.lifecycle import Move, Status, allowed_moves
+from core.lifecycle import RESCHEDULABLE, Move, Status, allowed_moves
 from core.model import Booking, Business, CustomerRecord
 
 
@@ -24,6 +24,7 @@ class ActionId(StrEnum):
     COMPLETE = "complete"
     CANCEL = "cancel"
     REFUND_ISSUED = "refund-issued"
+    RESCHEDULE = "reschedule"
     DETAILS = "details"
 
     @property
@@ -132,6 +133,8 @@ def actions_for(booking: Booking) -> tuple[CardAction, ...]:
     ids: list[ActionId] = [ActionId(m.value) for m in allowed_moves(booking.status)]
     if booking.refund_owed:
         ids.append(ActionId.REFUND_ISSUED)
+    if booking.status in RESCHEDULABLE:
+        ids.append(ActionId.RESCHEDULE)
     ids.append(ActionId.DETAILS)
     return tuple(
         CardAction(

@@ -34,7 +34,7 @@ from core.errors import (
     TooLateToCancel,
 )
 from core.folding import fold
-from core.lifecycle import IllegalMove, Move, MoveOutcome, Status, check_move
+from core.lifecycle import RESCHEDULABLE, IllegalMove, Move, MoveOutcome, Status, check_move
 from core.model import Actor, ActorKind, Booking, Business, Channel, NewBooking, Page
 from core.ports import BookingFilter, BookingStore
 from core.replies import (
@@ -51,7 +51,6 @@ from core.replies import (
 
 PER_PAGE = 20
 MAX_AHEAD = timedelta(days=2 * 366)
-MOVABLE = frozenset({Status.PENDING, Status.CONFIRMED})  # the statuses a reschedule applies to
 
 
 class Desk:
@@ -292,13 +291,9 @@ class Desk:
         booking = await self.booking(business, booking_id)
         if expected is not None and booking.status is not expected:
             raise NotMovable(booking.id, booking.status, booking.last_move)
-        if booking.status not in MOVABLE:
+        if booking.status not in RESCHEDULABLE:
             raise NotMovable(booking.id, booking.status)
-        now = self._clock.now()
-        if start_at <= now:
-            raise StartInPast(start_at)
-        if start_at > now + MAX_AHEAD:
-            raise StartTooFar(start_at)
+        now = self.check_start(start_at)
         if start_at == booking.start_at:
             card = await self.card(business, booking)
             return Rescheduled(business, booking, start_at, MoveOutcome.ALREADY, card)
@@ -309,6 +304,19 @@ class Desk:
             raise NotMovable(again.id, again.status, latest)
         card = await self.card(business, moved)
         return Rescheduled(business, moved, booking.start_at, MoveOutcome.APPLIED, card)
+
+    def check_start(self, start_at: datetime) -> datetime:
+        """Refuse a new start that isn't ahead, or is beyond MAX_AHEAD; the time now if not.
+
+        Raises:
+            StartInPast / StartTooFar: as it says.
+        """
+        now = self._clock.now()
+        if start_at <= now:
+            raise StartInPast(start_at)
+        if start_at > now + MAX_AHEAD:
+            raise StartTooFar(start_at)
+        return now
 
     async def customer_cancel(
         self, business: Business, booking_id: int, reason: str | None, channel: Channel

@@ -92,6 +92,7 @@ ACTION_LABELS = {
     "complete": "Mark as completed",
     "cancel": "Cancel",
     "refund-issued": "Refund issued",
+    "reschedule": "Reschedule",
     "details": "View details",
 }
 
@@ -534,11 +535,15 @@ RESCHEDULE_TITLE = "Move {ref}"
 RESCHEDULE_SUBMIT = "Move booking"
 RESCHEDULE_DATE = "New date"
 RESCHEDULE_TIME = "New start time"
-RESCHEDULE_PICK_DAY = "Move {ref} to which day? ({summary})"
-RESCHEDULE_PICK_TIME = "Move {ref} to {day} at what time? ({zone}, every 30 minutes)"
+RESCHEDULE_PICK_DAY = "Move {ref} to which day?"
+RESCHEDULE_PICK_TIME = "Move {ref} to {day} at what time? ({zone})"
+RESCHEDULE_NO_TIMES = (
+    "No times left on that day; pick another, or type `move {id} YYYY-MM-DD HH:MM`."
+)
 RESCHEDULE_BACK = "‹ Back to the days"
 RESCHEDULE_KEEP = "Don't move it"
 RESCHEDULE_KEPT = "Not moved. Here is the booking as it is."
+RESCHEDULE_PICK = "Pick a date and a time."
 
 
 def reschedule_question(booking: Booking, zone: ZoneInfo) -> str:

@@ -99,6 +99,32 @@ class SqlCalendarFeeds:
 
         return await self._db.read(work)
 
+    async def changed_since(self, business_id: int, version: int, limit: int) -> list[int] | None:
+        """The bookings with an event after `version` (an event id), or None when more than
+        `limit` changed (drawing the whole feed again is then as cheap)."""
+        params = {"business_id": business_id, "version": version, "limit": limit + 1}
+
+        def work(conn: Connection) -> list[int] | None:
+            found = [int(i) for i in conn.execute(_CHANGED, params).scalars()]
+            return None if len(found) > limit else found
+
+        return await self._db.read(work)
+
+    async def entries_of(
+        self, business_id: int, booking_ids: list[int], start: datetime, end: datetime
+    ) -> list[FeedEntry]:
+        """Those of `booking_ids` the feed shows (pending or confirmed, starting in
+        [start, end))."""
+        params = {"business_id": business_id, "ids": booking_ids, "start": start, "end": end}
+
+        def work(conn: Connection) -> list[FeedEntry]:
+            return [
+                FeedEntry(rows.booking(r), int(r.reschedules), r.updated_at)
+                for r in conn.execute(_ENTRIES_OF, params).all()
+            ]
+
+        return await self._db.read(work) if booking_ids else []
+
 
 _ACCESS = select(calendar_feeds.c.business_id, calendar_feeds.c.with_contacts).where(
     calendar_feeds.c.token_digest == bindparam("digest")
@@ -125,4 +151,14 @@ _ENTRIES = (
         bookings.c.start_at < bindparam("end", type_=bookings.c.start_at.type),
     )
     .order_by(bookings.c.start_at, bookings.c.id)
+)
+_ENTRIES_OF = _ENTRIES.where(bookings.c.id.in_(bindparam("ids", expanding=True)))
+_CHANGED = (
+    select(events.c.booking_id)
+    .where(
+        events.c.business_id == bindparam("business_id"),
+        events.c.id > bindparam("version"),
+    )
+    .distinct()
+    .limit(bindparam("limit"))
 )

@@ -78,6 +78,7 @@ TYPED = {
     ActionId.COMPLETE: "complete {id}",
     ActionId.CANCEL: "cancel {id}",
     ActionId.REFUND_ISSUED: "refunded {id}",
+    ActionId.RESCHEDULE: "move {id} YYYY-MM-DD HH:MM",
     ActionId.DETAILS: "#{id}",
 }
 

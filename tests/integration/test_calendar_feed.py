@@ -4,6 +4,7 @@ after a change, and a rotated token answering 404."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -153,15 +154,42 @@ async def test_an_unchanged_feed_answers_304_and_a_change_a_fresh_200(
     assert gone.status_code == 200 and f"#{booking_id}" not in events(gone.content)
 
 
-async def test_a_new_day_moves_the_etag(
+async def test_each_new_day_moves_the_window(
     services: Services, business: Business, client: httpx.AsyncClient
 ) -> None:
-    await book(services, business, NOW + timedelta(days=2), "T-1")
+    today = datetime(2026, 11, 25, tzinfo=UTC)
+    services.clock.set(NOW - timedelta(days=40))  # type: ignore[attr-defined]
+    leaving = await book(services, business, today - timedelta(days=30), "T-1")
+    services.clock.set(NOW)  # type: ignore[attr-defined]
+    staying = await book(services, business, NOW + timedelta(days=2), "T-2")
+    coming = await book(services, business, today + timedelta(days=366), "T-3")
     path = await issue(services, business)
     first = await client.get(path)
+    assert sorted(events(first.content)) == sorted(f"#{i}" for i in (leaving, staying))
+
     services.clock.set(NOW + timedelta(days=1))  # type: ignore[attr-defined]
     later = await client.get(path, headers={"If-None-Match": first.headers["etag"]})
+
     assert later.status_code == 200
+    assert sorted(events(later.content)) == sorted(f"#{i}" for i in (staying, coming))
+
+
+async def test_the_feed_is_gzipped_for_clients_that_take_it_with_its_own_etag(
+    services: Services, business: Business, client: httpx.AsyncClient
+) -> None:
+    booking_id = await book(services, business, NOW + timedelta(days=2), "T-1")
+    path = await issue(services, business)
+    plain = await client.get(path, headers={"Accept-Encoding": "identity"})
+    zipped = await client.get(path, headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in plain.headers
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.content == plain.content  # httpx unzips it
+    assert f"#{booking_id}" in events(zipped.content)
+    assert zipped.headers["etag"] != plain.headers["etag"]
+    again = await client.get(
+        path, headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["etag"]}
+    )
+    assert again.status_code == 304
 
 
 async def test_a_rotated_token_answers_404_and_the_new_one_works(
@@ -229,3 +257,17 @@ def test_the_cli_prints_the_url_once_and_rotates_it(tmp_path: Path) -> None:
     assert new_url != url and "old one no longer works" in rotated.stdout
     assert "shows customers' email and phone" in contacts.stdout
     assert missing.returncode == 2 and "no business 99" in missing.stderr
+
+
+async def test_phones_polling_together_get_one_draw_and_the_same_feed(
+    services: Services, business: Business, client: httpx.AsyncClient
+) -> None:
+    for n in range(20):
+        await book(services, business, NOW + timedelta(days=2, hours=n), f"T-{n}")
+    path = await issue(services, business)
+
+    answers = await asyncio.gather(*(client.get(path) for _ in range(5)))
+
+    assert {a.status_code for a in answers} == {200}
+    assert len({a.content for a in answers}) == 1 and len({a.headers["etag"] for a in answers}) == 1
+    assert len(events(answers[0].content)) == 20
