@@ -44,6 +44,7 @@ bench: $(BIN)/juneplum
 	$(BIN)/python -m bench.slack_acks
 	$(BIN)/python -m bench.telegram_callbacks
 	$(BIN)/python -m bench.digest_planning
+	$(BIN)/python -m bench.calendar_feed
 
 clean:
 	rm -rf $(VENV) .tools .mypy_cache .pytest_cache .ruff_cache

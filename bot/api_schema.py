@@ -277,6 +277,9 @@ class HistoryOut(BaseModel):
     from_status: str | None
     to_status: str
     reason: str | None
+    note: str | None = None  # refund-issued, rescheduled: the status stays
+    moved_from: datetime | None = None  # a reschedule's old start
+    moved_to: datetime | None = None  # and its new one
 
 
 class CustomerOut(BaseModel):
@@ -369,6 +372,9 @@ class BookingOut(BaseModel):
                     from_status=h.from_status.value if h.from_status else None,
                     to_status=h.to_status.value,
                     reason=h.reason,
+                    note=h.note.value if h.note else None,
+                    moved_from=h.moved_from,
+                    moved_to=h.moved_to,
                 )
                 for h in booking.history
             ],

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from pydantic import SecretStr
 
+from bot.calendar_feed import CalendarFeed
 from bot.chat.dispatcher import ChatDispatcher
 from bot.chat.sending import ChatSender
 from bot.chat.surface import Surface
@@ -24,6 +25,7 @@ from core.desk import Desk
 from core.payments import Payments
 from storage.bookings import SqlBookingStore
 from storage.businesses import SqlBusinesses
+from storage.calendar_feeds import SqlCalendarFeeds
 from storage.chat_queue import ChatQueue
 from storage.conversations import SqlConversations
 from storage.database import Database, open_database
@@ -53,6 +55,7 @@ class Services:
     chat_dispatcher: ChatDispatcher
     owners_day: SqlOwnersDay
     background: Background
+    calendar: CalendarFeed  # the owners' calendar feeds (GET /calendar/<token>.ics)
     surfaces: list[Surface] = field(default_factory=list)  # the chat platforms configured
     paypal: PayPal | None = None  # PayPal's API, when PAYPAL_CLIENT_ID and the rest are set
 
@@ -142,6 +145,9 @@ def build_services(
             chat=chat_dispatcher,
             chat_poll_seconds=settings.chat_poll_seconds,
             owners_day=owners_day,
+        ),
+        calendar=CalendarFeed(
+            SqlCalendarFeeds(db), desk, clock, domain=settings.mail_from.rpartition("@")[2]
         ),
         surfaces=found,
         paypal=paypal_client(settings),

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.text import Text
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
-from bot import logs, runtime
+from bot import calendar_feed, logs, runtime
 from bot.app import Services, build_services
 from bot.console.chat import open_console, stdin_lines
 from bot.demo import seed_demo
@@ -258,6 +258,67 @@ def business_update(
         print(f"Business {business.id} “{business.name}”: {charged}.")
     if secret is not None:
         print(f"Business {business.id}: Inkress secret set (never shown again).")
+
+
+@business_app.command("calendar-url")
+def business_calendar_url(
+    business_id: Annotated[int, typer.Argument(help="The business, from `business list`.")],
+    rotate: Annotated[
+        bool, typer.Option("--rotate", help="Make a new URL; the old one stops working.")
+    ] = False,
+    contacts: Annotated[
+        bool | None,
+        typer.Option(
+            "--with-contacts/--without-contacts",
+            help="Show customers' email and phone in the feed, or not (off at first).",
+        ),
+    ] = None,
+) -> None:
+    """Print the business's secret calendar subscription URL, for the owner's phone.
+
+    The URL is shown once: only a digest of its token is stored. Run again with --rotate for
+    a new one (the old URL then answers 404).
+    """
+    settings = _settings()
+
+    async def work(services: Services) -> tuple[str | None, bool] | None:
+        try:
+            await services.desk.business(business_id)
+        except BusinessNotFound:
+            return None
+        feeds = services.calendar.feeds
+        issued = await feeds.issued(business_id)
+        token = None
+        if rotate or not issued:
+            token = calendar_feed.new_token()
+            await feeds.issue(business_id, calendar_feed.token_digest(token), services.clock.now())
+        if contacts is not None:
+            await feeds.set_contacts(business_id, contacts)
+        return token, issued
+
+    done = _run(work, settings)
+    if done is None:
+        _refuse(f"There is no business {business_id}. See `juneplum business list`.")
+        return
+    token, was_issued = done
+    if contacts is not None:
+        shown = "shows" if contacts else "no longer shows"
+        print(f"The feed {shown} customers' email and phone.")
+    if token is None:
+        if contacts is None:
+            print(
+                f"Business {business_id} already has a calendar URL. It is stored only as a "
+                "digest, so it can't be shown again: run with --rotate for a new one (the old "
+                "one then stops working)."
+            )
+        return
+    base = settings.public_url or f"http://{settings.http_host}:{settings.http_port}"
+    if was_issued:
+        print("A new calendar URL; the old one no longer works.")
+    print(calendar_feed.feed_url(base, token))
+    if settings.public_url is None:
+        print("Set PUBLIC_URL to the address phones reach this server at; this one is local.")
+    print("Subscribe to it in the phone's calendar (add a calendar by URL). Keep it secret.")
 
 
 @business_app.command("link-code")

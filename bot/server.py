@@ -12,7 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 from rich.console import Console
 
-from bot import logs
+from bot import calendar_feed, logs
 from bot.api import build_api
 from bot.app import Services
 from bot.chat.surface import Surface
@@ -101,7 +101,7 @@ async def _stopped(surface: Surface) -> None:
 
 
 def http_server(services: Services, limits: ClientLimits | None = None) -> uvicorn.Server:
-    """The intake API and the chat webhooks on uvicorn (httptools, bounded: see
+    """The intake API, the calendar feeds and the chat webhooks on uvicorn (httptools, bounded: see
     bot.http_limits), as `serve` runs them; the benchmark runs this too, and tests pass
     shorter limits."""
     limits = limits or ClientLimits()
@@ -120,8 +120,9 @@ def http_server(services: Services, limits: ClientLimits | None = None) -> uvico
 
 
 def http_app(services: Services) -> FastAPI:
-    """Every route the service answers: the intake API, the payment providers' webhooks and
-    the chat platforms' (each behind the API's body limit and outage handling)."""
+    """Every route the service answers: the intake API, the payment providers' webhooks, the
+    calendar feed and the chat platforms' (each behind the API's body limit and outage
+    handling)."""
     api = build_api(
         services.desk,
         services.businesses,
@@ -132,6 +133,7 @@ def http_app(services: Services) -> FastAPI:
     payment_webhooks.mount(
         api, services.payments, services.businesses, services.clock, services.paypal
     )
+    calendar_feed.mount(api, services.calendar)
     for surface in services.surfaces:
         surface.mount(api)
     return api

@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from core import wording
-from core.lifecycle import NOT_BEFORE_START, Move, Status, allowed_moves
+from core.lifecycle import NOT_BEFORE_START, RESCHEDULABLE, Move, Status, allowed_moves
 from core.model import Booking, Business, CustomerRecord
 
 
@@ -25,6 +25,7 @@ class ActionId(StrEnum):
     COMPLETE = "complete"
     CANCEL = "cancel"
     REFUND_ISSUED = "refund-issued"
+    RESCHEDULE = "reschedule"
     DETAILS = "details"
     NO_SHOW = "no-show"
 
@@ -143,6 +144,8 @@ def actions_for(booking: Booking, now: datetime | None = None) -> tuple[CardActi
     ]
     if booking.refund_owed:
         ids.append(ActionId.REFUND_ISSUED)
+    if booking.status in RESCHEDULABLE:
+        ids.append(ActionId.RESCHEDULE)
     ids.append(ActionId.DETAILS)
     return tuple(
         CardAction(

@@ -14,18 +14,24 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from core import owners_day, wording
+from core import owners_day, periods, wording
 from core.cards import ActionId, Card, Tap, read_tap
 from core.clock import Clock
 from core.commands import CommandError, SetDigest
 from core.desk import Desk
-from core.errors import BookingNotFound, DomainError, IllegalMove
+from core.errors import (
+    BookingNotFound,
+    DomainError,
+    IllegalMove,
+    NoSuchLocalTime,
+    NotMovable,
+)
 from core.events import Event, EventKind
-from core.lifecycle import TRANSITIONS, Move, MoveOutcome, Status
+from core.lifecycle import RESCHEDULABLE, TRANSITIONS, Move, MoveOutcome, Status
 from core.model import Actor, ActorKind, Booking, Business, Channel
 from core.notifications import DeliveryStatus
 from core.owners_day import Prompt
@@ -247,13 +253,27 @@ class ReasonPrompt:
 
 
 @dataclass(frozen=True)
+class ReschedulePrompt:
+    """Reschedule was pressed: ask for a new local date and time (the platform's own input),
+    then call `ChatDesk.reschedule`. `day` and `at` are the booking's current local start,
+    for the input to begin from."""
+
+    booking_id: int
+    drawn: Status
+    question: str
+    day: date
+    at: time
+    zone: str  # the business's IANA zone, in which the answer is read
+
+
+@dataclass(frozen=True)
 class Notice:
     text: str
     ok: bool = True
     business_id: int | None = None
 
 
-ChatReply = Reply | Acted | ReasonPrompt | Notice
+ChatReply = Reply | Acted | ReasonPrompt | ReschedulePrompt | Notice
 
 # Hears a tap's outcome (its words, whether it changed anything) before the card is redrawn.
 Told = Callable[[str, bool], Awaitable[None]]
@@ -360,7 +380,7 @@ class ChatDesk:
 
     async def tap(
         self, key: ConversationKey, person: Person, value: object, told: Told | None = None
-    ) -> Acted | ReasonPrompt | BookingCard | Problem:
+    ) -> Acted | ReasonPrompt | ReschedulePrompt | BookingCard | Problem:
         """A button pressed on a card. The payload is never trusted: the booking is read
         again, within the conversation's business, and the move applies only if the booking
         still has the status the card showed.
@@ -385,6 +405,8 @@ class ChatDesk:
             return BookingCard(business, booking, await self.desk.card(business, booking))
         if tap.action is ActionId.REFUND_ISSUED:
             return await self._refund(business, booking, self.actor(key, person))
+        if tap.action is ActionId.RESCHEDULE:
+            return await self._ask_when(business, booking, tap)
         if move is None:  # pragma: no cover - every other action is a move
             return Problem(wording.UNKNOWN_BUTTON)
         if booking.status is tap.drawn and move in TRANSITIONS[tap.drawn]:
@@ -411,6 +433,68 @@ class ChatDesk:
             return Problem(str(err))
         tap = Tap(ActionId.CANCEL, booking_id, drawn)
         return await self._move(business, tap, Move.CANCEL, self.actor(key, person), cleaned)
+
+    async def reschedule(
+        self,
+        key: ConversationKey,
+        person: Person,
+        booking_id: int,
+        drawn: Status,
+        day: date,
+        at: time,
+    ) -> Acted | Problem:
+        """Finish a reschedule started from a card: move the booking to `day` `at` (local
+        time of the business), if it still has the status the card showed.
+
+        A Problem (nothing changed, the input can be corrected) for a time that is past, too
+        far ahead or skipped by the clocks; an Acted for the rest, with the card to redraw."""
+        business = await self.business_of(key)
+        if business is None:
+            return Problem(wording.not_linked(key.platform.value))
+        start_at = periods.local_start(day, at, business.zone)
+        if start_at is None:
+            return Problem(wording.domain_error(NoSuchLocalTime(day, at, business.timezone)))
+        actor = self.actor(key, person)
+        try:
+            done = await self.desk.reschedule(business, booking_id, start_at, actor, drawn)
+        except NotMovable as err:
+            return await self._refused(business, booking_id, wording.domain_error(err))
+        except DomainError as err:  # no such booking; past, too far: the input was wrong
+            return Problem(wording.domain_error(err))
+        applied = done.outcome is MoveOutcome.APPLIED
+        text = wording.rescheduled(business, done.booking, done.moved_from, applied)
+        return Acted(text, done.card, applied)
+
+    def check_when(self, business: Business, day: date, at: time) -> str | None:
+        """Why a new local start can't be taken (skipped by the clocks, past, too far), in
+        words, or None: for a surface that validates its input before closing it."""
+        start_at = periods.local_start(day, at, business.zone)
+        if start_at is None:
+            return wording.domain_error(NoSuchLocalTime(day, at, business.timezone))
+        try:
+            self.desk.check_start(start_at)
+        except DomainError as err:
+            return wording.domain_error(err)
+        return None
+
+    async def _ask_when(
+        self, business: Business, booking: Booking, tap: Tap
+    ) -> ReschedulePrompt | Acted | Problem:
+        if booking.status is not tap.drawn:
+            err = NotMovable(booking.id, booking.status, booking.last_move)
+            return await self._refused(business, booking.id, wording.domain_error(err))
+        if booking.status not in RESCHEDULABLE:
+            err = NotMovable(booking.id, booking.status)
+            return await self._refused(business, booking.id, wording.domain_error(err))
+        local = booking.start_at.astimezone(business.zone)
+        return ReschedulePrompt(
+            booking.id,
+            booking.status,
+            wording.reschedule_question(booking, business.zone),
+            local.date(),
+            local.time().replace(second=0, microsecond=0, tzinfo=None),
+            business.timezone,
+        )
 
     async def _move(
         self,

@@ -4,7 +4,8 @@ Views: today, tomorrow, week, next 7 days, all, 2026-12-01, 2026-12-01..2026-12-
 status), search ana, a bare word (search), #42 (details), calendar [2026-12], digest, help,
 revenue [2026-11 | 2026-01-01..2026-03-31].
 Settings of a chat conversation: digest 07:30, digest off.
-Actions: confirm 42, complete 42, cancel 42 [reason], noshow 42, refunded 42.
+Actions: confirm 42, complete 42, cancel 42 [reason], noshow 42, refunded 42,
+move 42 2026-12-08 15:00 (the business's local time).
 Money: refunds (the refunds still owed, oldest first).
 A list view may end in `page N`.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 
 from core import periods
 from core.folding import fold
@@ -111,6 +112,15 @@ class SetDigest:
     setting: str
 
 
+@dataclass(frozen=True)
+class Reschedule:
+    """Move a booking to another start, given as a local date and time of the business."""
+
+    booking_id: int
+    day: date
+    at: time
+
+
 View = (
     ListDays
     | ListAll
@@ -123,7 +133,7 @@ View = (
     | ListRefunds
     | ShowDigest
 )
-Command = View | Act | MarkRefunded | SetDigest
+Command = View | Act | MarkRefunded | SetDigest | Reschedule
 
 
 class CommandError(ValueError):
@@ -151,14 +161,17 @@ _VIEW_WORDS = {
     "7 days": periods.next_days,
 }
 _REFUND_WORDS = ("refunded", "refund")
+_RESCHEDULE_WORDS = ("move", "reschedule")
 _OTHER_WORDS = (
-    "all", "list", "search", "calendar", "help", "revenue", "refunds", "digest", *_REFUND_WORDS
+    "all", "list", "search", "calendar", "help", "revenue", "refunds", "digest",
+    *_REFUND_WORDS, *_RESCHEDULE_WORDS,
 )  # fmt: skip
 KEYWORDS = (*_VIEW_WORDS, *_STATUS_WORDS, *_MOVE_WORDS, *_OTHER_WORDS)
 _DATE = r"\d{4}-\d{1,2}-\d{1,2}"
 _RANGE = re.compile(rf"^({_DATE})\s*\.\.\s*({_DATE})$")
 _BOOKING_REF = re.compile(r"^#?(\d{1,12})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+_RESCHEDULE = re.compile(r"^#?(\d{1,12})\s+(\d{4}-\d{1,2}-\d{1,2})\s+(\d{1,2}):(\d{2})$")
 _PAGE = re.compile(r"^(.*?)\s*\bpage\s+(\d{1,6})$", re.IGNORECASE)
 
 
@@ -185,7 +198,11 @@ def parse(text: str, today: date) -> Command:
 
     page = 1
     paged = _PAGE.match(words)
-    if paged and paged.group(1) and paged.group(1).split()[0].lower() not in _MOVE_WORDS:
+    if (
+        paged
+        and paged.group(1)
+        and paged.group(1).split()[0].lower() not in (*_MOVE_WORDS, *_RESCHEDULE_WORDS)
+    ):
         words, page = paged.group(1), int(paged.group(2))
         if page < 1:
             raise CommandError("Pages start at 1, e.g. `all page 2`.")
@@ -216,6 +233,8 @@ def parse(text: str, today: date) -> Command:
         return _digest(rest)
     if head in _MOVE_WORDS:
         return _action(_MOVE_WORDS[head], rest_original)
+    if head in _RESCHEDULE_WORDS:
+        return _reschedule(rest)
     if head in _REFUND_WORDS:
         ref = _BOOKING_REF.match(rest)
         if not ref:
@@ -319,6 +338,21 @@ def _digest(rest: str) -> ShowDigest | SetDigest:
     if not found:
         raise CommandError("Give the digest a time like `digest 07:30`, or `digest off`.")
     return SetDigest(f"{int(found.group(1)):02d}:{found.group(2)}")
+
+
+def _reschedule(rest: str) -> Reschedule:
+    found = _RESCHEDULE.match(rest.strip())
+    if not found:
+        raise CommandError(
+            "Move which booking, to when? e.g. `move 42 2026-12-08 15:00` (your local time)."
+        )
+    day = _date(found.group(2))
+    hour, minute = int(found.group(3)), int(found.group(4))
+    if hour > 23 or minute > 59:
+        raise CommandError(
+            f"{found.group(3)}:{found.group(4)} isn't a time; times look like 15:00."
+        )
+    return Reschedule(int(found.group(1)), day, time(hour, minute))
 
 
 def _action(move: Move, rest: str) -> Act:

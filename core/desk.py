@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from core import commands, owners_day, periods, wording
 from core.cards import Card, actions_for, card_for
@@ -19,6 +19,7 @@ from core.commands import (
     ListRefunds,
     ListStatus,
     MarkRefunded,
+    Reschedule,
     Search,
     SetDigest,
     ShowCalendar,
@@ -29,6 +30,8 @@ from core.errors import (
     BookingNotFound,
     BusinessNotFound,
     DomainError,
+    NoSuchLocalTime,
+    NotMovable,
     NotRefundable,
     NotStartedYet,
     StartInPast,
@@ -36,7 +39,15 @@ from core.errors import (
     TooLateToCancel,
 )
 from core.folding import fold
-from core.lifecycle import NOT_BEFORE_START, IllegalMove, Move, MoveOutcome, Status, check_move
+from core.lifecycle import (
+    NOT_BEFORE_START,
+    RESCHEDULABLE,
+    IllegalMove,
+    Move,
+    MoveOutcome,
+    Status,
+    check_move,
+)
 from core.model import (
     Actor,
     ActorKind,
@@ -58,6 +69,7 @@ from core.replies import (
     RefundMarked,
     Reply,
     ReportSection,
+    Rescheduled,
     RevenueReport,
     Said,
 )
@@ -156,6 +168,11 @@ class Desk:
                 return Said(wording.NOTHING_TODAY if digest.empty else digest.text())
             case SetDigest():
                 return Problem(wording.DIGEST_ONLY_IN_CHAT)
+            case Reschedule(booking_id=booking_id, day=day, at=at):
+                start_at = periods.local_start(day, at, business.zone)
+                if start_at is None:
+                    raise NoSuchLocalTime(day, at, business.timezone)
+                return await self.reschedule(business, booking_id, start_at, actor)
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
 
     async def _list(
@@ -323,6 +340,56 @@ class Desk:
         """Refunds owed for more than 3 days, oldest first."""
         owed = await self._store.refunds_owed(business.id, 1, owners_day.REFUNDS_LISTED)
         return owners_day.refunds_overdue(owed.bookings, self._clock.now())
+
+    async def reschedule(
+        self,
+        business: Business,
+        booking_id: int,
+        start_at: datetime,
+        actor: Actor,
+        expected: Status | None = None,
+    ) -> Rescheduled:
+        """Move a pending or confirmed booking to another start, keeping its duration; its
+        reminders are planned again and the customer emailed, in the same transaction.
+
+        `expected` is the status the card showed (the chat layer's rule, as in `act`): the
+        move applies only if the booking still has it. Moving to the start it has already
+        is a harmless no-op.
+
+        Raises:
+            BookingNotFound: no such booking in this business.
+            NotMovable: the booking is final, or changed since the card was drawn.
+            StartInPast / StartTooFar: the new start is not ahead, or too far ahead.
+        """
+        booking = await self.booking(business, booking_id)
+        if expected is not None and booking.status is not expected:
+            raise NotMovable(booking.id, booking.status, booking.last_move)
+        if booking.status not in RESCHEDULABLE:
+            raise NotMovable(booking.id, booking.status)
+        now = self.check_start(start_at)
+        if start_at == booking.start_at:
+            card = await self.card(business, booking)
+            return Rescheduled(business, booking, start_at, MoveOutcome.ALREADY, card)
+        moved = await self._store.reschedule_booking(booking, start_at, actor, now)
+        if moved is None:  # another change landed between our read and our write
+            again = await self.booking(business, booking_id)
+            latest = again.history[-1] if again.history else None
+            raise NotMovable(again.id, again.status, latest)
+        card = await self.card(business, moved)
+        return Rescheduled(business, moved, booking.start_at, MoveOutcome.APPLIED, card)
+
+    def check_start(self, start_at: datetime) -> datetime:
+        """Refuse a new start that isn't ahead, or is beyond MAX_AHEAD; the time now if not.
+
+        Raises:
+            StartInPast / StartTooFar: as it says.
+        """
+        now = self._clock.now()
+        if start_at <= now:
+            raise StartInPast(start_at)
+        if start_at > now + MAX_AHEAD:
+            raise StartTooFar(start_at)
+        return now
 
     async def customer_cancel(
         self, business: Business, booking_id: int, reason: str | None, channel: Channel

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time
 
 from core.lifecycle import BookingNotFound, BusinessNotFound, DomainError, IllegalMove, Status
+from core.model import HistoryEntry
 
 __all__ = [
     "BookingNotFound",
@@ -12,6 +13,8 @@ __all__ = [
     "DomainError",
     "IdempotencyConflict",
     "IllegalMove",
+    "NoSuchLocalTime",
+    "NotMovable",
     "NotRefundable",
     "NotStartedYet",
     "StartInPast",
@@ -66,3 +69,26 @@ class NotStartedYet(DomainError):
         super().__init__(f"booking {booking_id} has not started yet")
         self.booking_id = booking_id
         self.start_at = start_at
+
+
+class NotMovable(DomainError):
+    """Only a pending or confirmed booking moves to another start; `changed_by` is set when
+    the booking changed since its card was drawn (or a moment ago, in a race)."""
+
+    def __init__(
+        self, booking_id: int, status: Status, changed_by: HistoryEntry | None = None
+    ) -> None:
+        super().__init__(f"booking {booking_id} ({status}) can't be moved")
+        self.booking_id = booking_id
+        self.status = status
+        self.changed_by = changed_by
+
+
+class NoSuchLocalTime(DomainError):
+    """A local time the clocks skip (the hour they spring forward) in the business's zone."""
+
+    def __init__(self, day: date, at: time, zone: str) -> None:
+        super().__init__(f"{day} {at} does not exist in {zone}")
+        self.day = day
+        self.at = at
+        self.zone = zone

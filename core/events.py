@@ -21,6 +21,7 @@ class EventKind(StrEnum):
     CANCELLED = "booking.cancelled"
     NO_SHOW = "booking.no_show"
     REFUND_ISSUED = "booking.refund_issued"  # a note: the owner refunded; the status stays
+    RESCHEDULED = "booking.rescheduled"  # a note: moved to another start; the status stays
     MAIL_FAILED = "mail.failed"  # an email to the customer failed for good: tell the owner
 
 
@@ -64,6 +65,23 @@ def refund_issued(booking: Booking, actor: Actor, at: datetime) -> Event:
         occurred_at=at,
         actor=actor,
         data={"amount": str(amount), "currency": booking.payment.currency} if amount else {},
+    )
+
+
+def booking_rescheduled(booking: Booking, moved: Booking, actor: Actor, at: datetime) -> Event:
+    """`booking` moved to `moved`'s start; `sequence` (its calendar SEQUENCE after the move)
+    tells one reschedule's email from another's."""
+    return Event(
+        kind=EventKind.RESCHEDULED,
+        business_id=booking.business_id,
+        booking_id=booking.id,
+        occurred_at=at,
+        actor=actor,
+        data={
+            "from": booking.start_at.isoformat(),
+            "to": moved.start_at.isoformat(),
+            "reschedules": len(moved.reschedules),
+        },
     )
 
 

@@ -124,3 +124,7 @@ class BusinessNotFound(DomainError):
     def __init__(self, business_id: int) -> None:
         super().__init__(f"business {business_id} not found")
         self.business_id = business_id
+
+
+# The statuses from which a booking may move to another start (core.desk.Desk.reschedule).
+RESCHEDULABLE = frozenset({Status.PENDING, Status.CONFIRMED})

@@ -153,13 +153,15 @@ class Note(StrEnum):
     """A history entry that records a fact without moving the booking."""
 
     REFUND_ISSUED = "refund-issued"  # the owner refunded in the provider's dashboard
+    RESCHEDULED = "rescheduled"  # moved to another start: `moved_from` and `moved_to` say when
 
 
 @dataclass(frozen=True)
 class HistoryEntry:
     """One change of a booking: when, who, through which channel, from what to what, why.
 
-    A note (`note` set) keeps the status: `from_status` and `to_status` are the same.
+    A note (`note` set) keeps the status: `from_status` and `to_status` are the same. A
+    reschedule is a note with the old and the new start (UTC).
     """
 
     at: datetime
@@ -168,6 +170,8 @@ class HistoryEntry:
     to_status: Status
     reason: str | None = None
     note: Note | None = None
+    moved_from: datetime | None = None
+    moved_to: datetime | None = None
 
     @property
     def is_move(self) -> bool:
@@ -217,6 +221,11 @@ class Booking:
             if entry.is_move:
                 return entry
         return None
+
+    @property
+    def reschedules(self) -> tuple[HistoryEntry, ...]:
+        """Every move to another start, oldest first."""
+        return tuple(e for e in self.history if e.note is Note.RESCHEDULED)
 
     @property
     def refund_issued(self) -> HistoryEntry | None:

@@ -18,6 +18,7 @@ class MailKind(StrEnum):
     CREATED = "created"
     CONFIRMED = "confirmed"
     CANCELLED = "cancelled"
+    RESCHEDULED = "rescheduled"  # moved to another start, with the invitation updated
     REMINDER_24H = "reminder-24h"
     REMINDER_30M = "reminder-30m"
     OWNER_NEW_BOOKING = "owner-new-booking"
@@ -40,6 +41,7 @@ EVENT_MAIL: dict[EventKind, tuple[MailKind, ...]] = {
     EventKind.COMPLETED: (),
     EventKind.NO_SHOW: (),  # never an email to the customer for a no-show
     EventKind.REFUND_ISSUED: (),
+    EventKind.RESCHEDULED: (MailKind.RESCHEDULED,),
     EventKind.MAIL_FAILED: (MailKind.DELIVERY_FAILED,),
 }
 

@@ -66,3 +66,14 @@ def month_span(year: int, month: int) -> DaySpan:
     first = date(year, month, 1)
     nxt = date(year + (month == 12), month % 12 + 1, 1)
     return DaySpan(first, nxt - timedelta(days=1), first.strftime("%B %Y"))
+
+
+def local_start(day: date, at: time, zone: ZoneInfo) -> datetime | None:
+    """The UTC instant of a local wall-clock time, or None when the clocks skip it (the hour
+    they spring forward). A time that happens twice (the hour they fall back) is its first
+    occurrence, still on summer time: the earlier of the two, as people mean it."""
+    wall = datetime.combine(day, at, tzinfo=zone)  # fold=0: the first occurrence
+    instant = wall.astimezone(UTC)
+    if instant.astimezone(zone).replace(tzinfo=None) != wall.replace(tzinfo=None):
+        return None
+    return instant

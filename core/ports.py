@@ -86,6 +86,15 @@ class BookingStore(Protocol):
         """
         ...
 
+    async def reschedule_booking(
+        self, booking: Booking, start_at: datetime, actor: Actor, at: datetime
+    ) -> Booking | None:
+        """Move a booking to `start_at` (its duration kept) only if it still has the status
+        and the start it was read with: the times, a history note, the event (and its email
+        and chat redraws) and the reminders planned again, in one transaction. Returns the
+        booking as it now is; None when another change got there first."""
+        ...
+
     async def customer_record(self, booking: Booking) -> CustomerRecord:
         """How many bookings the booking's customer (same email) has with its business, and
         how many of them were completed or cancelled; this one included."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from core.cards import Card, CardAction
 from core.lifecycle import Move, MoveOutcome
@@ -80,6 +80,17 @@ class RevenueReport:
 
 
 @dataclass(frozen=True)
+class Rescheduled:
+    """A booking moved to another start (or already there: `outcome` ALREADY)."""
+
+    business: Business
+    booking: Booking  # as it is after the move
+    moved_from: datetime  # the start before (UTC); the same as now when nothing changed
+    outcome: MoveOutcome
+    card: Card  # drawn after the move: its warnings are the overlaps at the new time
+
+
+@dataclass(frozen=True)
 class HelpText:
     text: str
 
@@ -105,6 +116,7 @@ Reply = (
     | MoveDone
     | RefundMarked
     | RevenueReport
+    | Rescheduled
     | HelpText
     | Said
     | Problem

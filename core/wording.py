@@ -14,6 +14,8 @@ from core.errors import (
     DomainError,
     IdempotencyConflict,
     IllegalMove,
+    NoSuchLocalTime,
+    NotMovable,
     NotRefundable,
     NotStartedYet,
     StartInPast,
@@ -24,6 +26,7 @@ from core.lifecycle import Move, MoveOutcome, Status
 from core.model import (
     ActorKind,
     Booking,
+    Business,
     CustomerRecord,
     HistoryEntry,
     Note,
@@ -53,6 +56,7 @@ HELP = f"""Juneplum bookings — type a view or an action:
   revenue · revenue 2026-11                        money made, per currency: this month or another
   revenue 2026-01-01..2026-03-31                   … or a range of days
   digest · digest 07:30 · digest off               today's digest; its time in this chat
+  move 42 2026-12-08 15:00                         move a booking (your local time)
 Add `page 2` to a list for more. Examples: {EXAMPLES}"""
 
 
@@ -92,6 +96,8 @@ def money(amount: Decimal, currency: str) -> str:
 
 
 def history_line(entry: HistoryEntry, zone: ZoneInfo) -> str:
+    if entry.note is Note.RESCHEDULED:
+        return f"{when(entry.at, zone)}: {moved_line(entry, zone)}"
     if entry.note is not None:
         return f"{when(entry.at, zone)}: {NOTES[entry.note]} by {entry.actor.describe()}"
     change = (
@@ -103,7 +109,7 @@ def history_line(entry: HistoryEntry, zone: ZoneInfo) -> str:
     return f"{when(entry.at, zone)}: {change} by {entry.actor.describe()}{reason}"
 
 
-NOTES = {Note.REFUND_ISSUED: "refund marked issued"}
+NOTES = {Note.REFUND_ISSUED: "refund marked issued", Note.RESCHEDULED: "moved"}
 PROVIDERS = {Provider.PAYPAL: "PayPal", Provider.INKRESS: "Inkress", Provider.CASH: "cash"}
 
 # The buttons of a card (core.cards.ActionId values) and what they say.
@@ -112,6 +118,7 @@ ACTION_LABELS = {
     "complete": "Mark as completed",
     "cancel": "Cancel",
     "refund-issued": "Refund issued",
+    "reschedule": "Reschedule",
     "details": "View details",
     "no-show": "No-show",
 }
@@ -185,6 +192,8 @@ def card_fields(
     ]
     if b.notes:
         fields.append(("notes", "Notes", b.notes, True))
+    if b.reschedules:
+        fields.append(("moved", "Moved", moved_field(b.reschedules[-1], zone), True))
     fields.append(("history", "Customer history", customer_record(record), True))
     return fields
 
@@ -236,6 +245,7 @@ def change_notice(
 NOTES_BY_EVENT = {
     "booking.refund_issued": NOTES[Note.REFUND_ISSUED],
     "booking.no_show": "marked a no-show",
+    "booking.rescheduled": NOTES[Note.RESCHEDULED],
 }
 
 
@@ -252,6 +262,7 @@ MAIL_KINDS = {
     "created": "booking received",
     "confirmed": "booking confirmed",
     "cancelled": "booking cancelled",
+    "rescheduled": "booking moved",
     "reminder-24h": "24-hour reminder",
     "reminder-30m": "30-minute reminder",
     "owner-new-booking": "new booking",
@@ -382,6 +393,10 @@ def domain_error(err: DomainError) -> str:
         return not_refundable(err.booking_id, err.status)
     if isinstance(err, NotStartedYet):
         return not_started_yet(err)
+    if isinstance(err, NotMovable):
+        return not_movable(err)
+    if isinstance(err, NoSuchLocalTime):
+        return no_such_local_time(err)
     if isinstance(err, IdempotencyConflict):
         return "This Idempotency-Key was already used with a different request."
     return str(err)
@@ -716,3 +731,110 @@ DIGEST_ONLY_IN_CHAT = (
     "in Slack or Telegram. Type `digest` for today's digest here."
 )
 NOTHING_TODAY = "Nothing today: no bookings, nothing pending, no refunds owed."
+
+
+# Reschedule and the calendar feed (issue 22)
+
+
+def short_when(at: datetime, zone: ZoneInfo) -> str:
+    """'Tue 8 Dec 15:00': a start in the business's zone, short, for a line about a move."""
+    t = local(at, zone)
+    return f"{t:%a} {t.day} {t:%b} {t:%H:%M}"
+
+
+def moved_line(entry: HistoryEntry, zone: ZoneInfo) -> str:
+    """'moved from Tue 8 Dec 15:00 to Wed 9 Dec 10:00 EST by Riley via Slack'."""
+    old, new = entry.moved_from, entry.moved_to
+    if old is None or new is None:  # pragma: no cover - a reschedule always has both
+        return f"moved by {entry.actor.describe()}"
+    return (
+        f"moved from {short_when(old, zone)} to {short_when(new, zone)} "
+        f"{local(new, zone):%Z} by {entry.actor.describe()}"
+    )
+
+
+def moved_field(entry: HistoryEntry, zone: ZoneInfo) -> str:
+    """A card's 'Moved' line: from when, by whom, when."""
+    old = entry.moved_from or entry.at
+    return f"from {when(old, zone)} by {entry.actor.describe()} · {when(entry.at, zone)}"
+
+
+def rescheduled(business: Business, booking: Booking, moved_from: datetime, applied: bool) -> str:
+    """The answer to `move 42 ...`: what changed, or that nothing did."""
+    zone = business.zone
+    what = f"{booking.customer.name} · {booking.service.name}"
+    if not applied:
+        return f"{booking.ref} already starts {when(booking.start_at, zone)}. Nothing changed."
+    return (
+        f"{booking.ref} moved from {when(moved_from, zone)} to {when(booking.start_at, zone)} "
+        f"({what}). The customer is emailed the new time."
+    )
+
+
+def not_movable(err: NotMovable) -> str:
+    ref = f"#{err.booking_id}"
+    if err.changed_by is not None:
+        what = "moved" if err.changed_by.note is Note.RESCHEDULED else err.status.value
+        return (
+            f"{ref} was {what} a moment ago by {err.changed_by.actor.describe()}, so it was not "
+            "moved. Look at the booking again and move it if you still mean it."
+        )
+    return f"{ref} is {err.status.value}; only a pending or confirmed booking can be moved."
+
+
+def no_such_local_time(err: NoSuchLocalTime) -> str:
+    return (
+        f"{err.at:%H:%M} doesn't exist on {err.day.isoformat()} in {err.zone}: the clocks "
+        "skip that hour. Pick another time."
+    )
+
+
+RESCHEDULE_LABEL = "Reschedule"
+RESCHEDULE_TITLE = "Move {ref}"
+RESCHEDULE_SUBMIT = "Move booking"
+RESCHEDULE_DATE = "New date"
+RESCHEDULE_TIME = "New start time"
+RESCHEDULE_PICK_DAY = "Move {ref} to which day?"
+RESCHEDULE_PICK_TIME = "Move {ref} to {day} at what time? ({zone})"
+RESCHEDULE_NO_TIMES = (
+    "No times left on that day; pick another, or type `move {id} YYYY-MM-DD HH:MM`."
+)
+RESCHEDULE_BACK = "‹ Back to the days"
+RESCHEDULE_KEEP = "Don't move it"
+RESCHEDULE_KEPT = "Not moved. Here is the booking as it is."
+RESCHEDULE_PICK = "Pick a date and a time."
+
+
+def reschedule_question(booking: Booking, zone: ZoneInfo) -> str:
+    """The platform's date and time input, introduced."""
+    return (
+        f"Move {booking.ref} ({summary(booking, zone)}) to a new start, in your local time "
+        f"({zone.key}). It keeps its {booking.service.duration_minutes} minutes; the customer "
+        "is emailed the new time."
+    )
+
+
+CALENDAR_FEED_NAME = "{business} bookings"
+
+
+def calendar_event_summary(booking: Booking) -> str:
+    """A feed event's title: '#42 Ana Silva · Haircut (pending)'."""
+    return (
+        f"{booking.ref} {booking.customer.name} · {booking.service.name} ({booking.status.value})"
+    )
+
+
+def calendar_event_description(booking: Booking, with_contacts: bool) -> str:
+    """A feed event's details, one per line; the customer's contacts only when the business
+    turned them on."""
+    lines = [
+        f"Booking {booking.ref}",
+        f"Customer: {booking.customer.name}",
+        f"Service: {booking.service.name} ({booking.service.duration_minutes} min)",
+        f"Status: {booking.status.value}",
+    ]
+    if with_contacts:
+        lines.append(f"Email: {booking.customer.email}")
+        if booking.customer.phone:
+            lines.append(f"Phone: {booking.customer.phone}")
+    return "\n".join(lines)

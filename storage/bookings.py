@@ -49,9 +49,10 @@ from core.ports import BookingFilter, BookingInContext
 from storage import rows, search_index
 from storage.database import Database
 from storage.event_feed import EventHook, event_rows, record_events
+from storage.outbox import replan_reminders
 from storage.recent import Recent
 from storage.tables import booking_history, bookings, businesses, intake_keys
-from storage.writes import Guarded, Rows
+from storage.writes import Guarded, Rows, run_guarded
 
 # Lists fetch ids up to this many past the page in one scan, so the total is exact for small
 # results and shown as "N+" for big ones instead of counting a whole business on every page.
@@ -282,6 +283,48 @@ class SqlBookingStore:
             return None
         moved = payments.after_move(booking, move.target)
         return replace(moved, history=(*booking.history, entry))
+
+    async def reschedule_booking(
+        self, booking: Booking, start_at: datetime, actor: Actor, at: datetime
+    ) -> Booking | None:
+        entry = HistoryEntry(
+            at=at,
+            actor=actor,
+            from_status=booking.status,
+            to_status=booking.status,
+            note=Note.RESCHEDULED,
+            moved_from=booking.start_at,
+            moved_to=start_at,
+        )
+        moved = replace(booking, start_at=start_at, history=(*booking.history, entry))
+        # The guard (same status, same start as read) is the lock, as for a move; the
+        # reminders are planned again in the same transaction, so the old ones never go out.
+        change = Guarded(
+            _RESCHEDULE,
+            {
+                "booking_id": booking.id,
+                "of_business": booking.business_id,
+                "expected": booking.status.value,
+                "old_start": booking.start_at,
+                "start_at": start_at,
+                "end_at": moved.end_at,
+                "at": at,
+            },
+            [
+                Rows(_INSERT_HISTORY, [rows.history_values(booking.id, entry)]),
+                *event_rows(
+                    [domain_events.booking_rescheduled(booking, moved, actor, at)], self._hooks
+                ),
+            ],
+        )
+
+        def work(conn: Connection) -> bool:
+            if not run_guarded(conn, change):
+                return False
+            replan_reminders(conn, booking.id, start_at, at)
+            return True
+
+        return moved if await self._db.write(work) else None
 
     async def customer_record(self, booking: Booking) -> CustomerRecord:
         return await self._db.read(lambda conn: _record(conn, booking))
@@ -723,5 +766,19 @@ _MOVE = (
             ),
             else_=bookings.c.payment_status,
         ),
+    )
+)
+_RESCHEDULE = (
+    update(bookings)
+    .where(
+        bookings.c.id == bindparam("booking_id"),
+        bookings.c.business_id == bindparam("of_business"),
+        bookings.c.status == bindparam("expected"),
+        bookings.c.start_at == bindparam("old_start", type_=bookings.c.start_at.type),
+    )
+    .values(
+        start_at=bindparam("start_at", type_=bookings.c.start_at.type),
+        end_at=bindparam("end_at", type_=bookings.c.end_at.type),
+        updated_at=bindparam("at"),
     )
 )

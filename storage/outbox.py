@@ -40,6 +40,7 @@ from core.events import Event, EventKind
 from core.lifecycle import Status
 from core.model import Actor, ActorKind, Booking, Business, Channel, HistoryEntry
 from core.notifications import (
+    REMINDER_LEADS,
     RETRY_WINDOW,
     DeliveryStatus,
     MailKind,
@@ -82,11 +83,7 @@ class MailQueue:
                     business_id=event.business_id,
                     booking_id=event.booking_id,
                     kind=kind,
-                    dedupe_key=(
-                        f"failed:{failed}:{event.data['report']}"
-                        if failed
-                        else f"{event.booking_id}:{kind}"
-                    ),
+                    dedupe_key=_dedupe_key(event, kind),
                     failed_kind=MailKind(event.data["kind"]) if failed else None,
                     at=event.occurred_at,
                 )
@@ -155,6 +152,40 @@ class MailQueue:
         on the booking, or the owner's on the business): one statement, not a read and a
         write."""
         insert_rows(conn, [Rows(_QUEUE_MAIL, mails)])
+
+
+def _dedupe_key(event: Event, kind: MailKind) -> str:
+    """Each email once: a booking's email of a kind once, each failure's report once, and
+    each reschedule's email once (the nth move of a booking)."""
+    failed = event.data.get("outbox_id")
+    if failed:
+        return f"failed:{failed}:{event.data['report']}"
+    if event.kind is EventKind.RESCHEDULED:
+        return f"{event.booking_id}:{kind}:{event.data['reschedules']}"
+    return f"{event.booking_id}:{kind}"
+
+
+def replan_reminders(conn: Connection, booking_id: int, start_at: datetime, at: datetime) -> None:
+    """A booking moved to `start_at`: its reminders planned again from `at`, in the caller's
+    transaction. The old plan is dropped, and any reminder already queued but not yet sent
+    is skipped, so nothing about the old time goes out."""
+    conn.execute(reminders.delete().where(reminders.c.booking_id == booking_id))
+    planned = [
+        {"booking_id": booking_id, "kind": p.kind.value, "due_at": p.due_at, "state": "planned"}
+        for p in plan_reminders(start_at, at)
+    ]
+    if planned:
+        conn.execute(_INSERT_REMINDER, planned)
+    conn.execute(
+        update(outbox)
+        .where(
+            outbox.c.booking_id == booking_id,
+            outbox.c.channel == MAIL,
+            outbox.c.kind.in_([k.value for k, _ in REMINDER_LEADS]),
+            outbox.c.status == DeliveryStatus.PENDING.value,
+        )
+        .values(status=DeliveryStatus.SKIPPED.value, last_error="rescheduled")
+    )
 
 
 def _entry(row: Row[Any]) -> QueuedMail | QueuedChat:
@@ -601,6 +632,7 @@ class SqlReminders:
                 reminders.c.id,
                 reminders.c.kind,
                 reminders.c.booking_id,
+                reminders.c.due_at,
                 bookings.c.business_id,
                 bookings.c.start_at,
                 bookings.c.status,
@@ -632,7 +664,9 @@ class SqlReminders:
                     business_id=r.business_id,
                     booking_id=r.booking_id,
                     kind=kind,
-                    dedupe_key=f"{r.booking_id}:{kind}",
+                    # by its instant: a moved booking's reminders are new ones (a reminder
+                    # is only planned ahead, so an instant that went out never comes back)
+                    dedupe_key=f"{r.booking_id}:{kind}:{r.due_at:%Y%m%dT%H%M%S}",
                     at=now,
                 )
                 self._queue.queue(conn, [mail])

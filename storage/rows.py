@@ -60,6 +60,8 @@ def history(row: Row[Any], prefix: str = "") -> HistoryEntry:
         to_status=Status(values[f"{prefix}to_status"]),
         reason=values[f"{prefix}reason"],
         note=Note(note) if note else None,
+        moved_from=values.get(f"{prefix}moved_from"),
+        moved_to=values.get(f"{prefix}moved_to"),
     )
 
 
@@ -126,4 +128,6 @@ def history_values(booking_id: int, entry: HistoryEntry) -> dict[str, Any]:
         "reason": entry.reason,
         "actor_id": entry.actor.person_id,
         "note": entry.note.value if entry.note else None,
+        "moved_from": entry.moved_from,
+        "moved_to": entry.moved_to,
     }

@@ -97,6 +97,8 @@ booking_history = Table(
     Column("reason", Text),
     Column("actor_id", String(64), nullable=False, server_default=""),
     Column("note", String(32)),  # a note (refund issued) keeps the status
+    Column("moved_from", UTCDateTime),  # a reschedule's old start
+    Column("moved_to", UTCDateTime),  # and its new one
 )
 
 events = Table(
@@ -257,4 +259,14 @@ closeout_prompts = Table(
     Column("booking_id", BigId, ForeignKey("bookings.id"), primary_key=True),
     Column("queued_at", UTCDateTime, nullable=False),
     Index("ix_closeout_prompts_booking", "booking_id"),
+)
+
+# Each business's calendar subscription URL: the token is shown once, only its digest kept.
+calendar_feeds = Table(
+    "calendar_feeds",
+    metadata,
+    Column("business_id", Integer, ForeignKey("businesses.id"), primary_key=True),
+    Column("token_digest", String(64), nullable=False, unique=True),
+    Column("with_contacts", Boolean, nullable=False, server_default=false()),
+    Column("created_at", UTCDateTime, nullable=False),
 )

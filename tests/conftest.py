@@ -43,8 +43,9 @@ from tests.smtp_server import SmtpServer
 ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TEST_DB = f"juneplum_test_{os.getpid()}"
 TABLES = (
-    "closeout_prompts, payment_events, chat_messages, link_codes, conversation_log, outbox, "
-    "conversations, reminders, intake_keys, events, booking_history, bookings, businesses"
+    "calendar_feeds, closeout_prompts, payment_events, chat_messages, link_codes, "
+    "conversation_log, outbox, conversations, reminders, intake_keys, events, booking_history, "
+    "bookings, businesses"
 )
 
 # Wednesday 25 November 2026, 14:00 UTC (09:00 in New York).

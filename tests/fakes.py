@@ -200,6 +200,26 @@ class InMemoryBookingStore:
         self._record(domain_events.booking_moved(booking, move, actor, at, reason))
         return self.bookings[booking.id]
 
+    async def reschedule_booking(
+        self, booking: Booking, start_at: datetime, actor: Actor, at: datetime
+    ) -> Booking | None:
+        stored = await self.get_booking(booking.business_id, booking.id)
+        if stored is None or (stored.status, stored.start_at) != (booking.status, booking.start_at):
+            return None
+        entry = HistoryEntry(
+            at=at,
+            actor=actor,
+            from_status=booking.status,
+            to_status=booking.status,
+            note=Note.RESCHEDULED,
+            moved_from=booking.start_at,
+            moved_to=start_at,
+        )
+        moved = replace(stored, start_at=start_at, history=(*stored.history, entry))
+        self.bookings[booking.id] = moved
+        self._record(domain_events.booking_rescheduled(booking, moved, actor, at))
+        return moved
+
     async def customer_record(self, booking: Booking) -> CustomerRecord:
         theirs = [
             b.status

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -158,12 +159,44 @@ def block_kit_problem(
             problems.append("over 10 fields")
         elements: list[dict[str, Any]] = [block["accessory"]] if block.get("accessory") else []
         elements += block.get("elements", []) if kind == "actions" else []
+        if kind == "input":
+            problems.extend(_input_problems(block))
         for element in elements:
             if element.get("type") == "overflow" and not 2 <= len(element["options"]) <= 5:
                 problems.append("an overflow needs 2 to 5 options")
             if element.get("type") == "button" and len(element["text"]["text"]) > 75:
                 problems.append("a button's text over 75")
     return "; ".join(problems)
+
+
+# Input block elements we use, and what Slack checks of each (api.slack.com/reference/
+# block-kit/block-elements): a datepicker's initial_date is YYYY-MM-DD, a timepicker's
+# initial_time HH:mm (24-hour); both need an action_id of at most 255 characters.
+INPUT_ELEMENTS = {"plain_text_input", "datepicker", "timepicker"}
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+
+
+def _input_problems(block: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    label = block.get("label") or {}
+    if label.get("type") != "plain_text" or not 0 < len(label.get("text", "")) <= 2000:
+        problems.append("an input's label must be plain_text of 1 to 2000")
+    element = block.get("element") or {}
+    kind = element.get("type")
+    if kind not in INPUT_ELEMENTS:
+        problems.append(f"an input's element {kind!r} is not one Slack takes here")
+    if not 0 < len(element.get("action_id", "")) <= 255:
+        problems.append("an input element needs an action_id of 1 to 255")
+    placeholder = element.get("placeholder")
+    if placeholder is not None and len(placeholder.get("text", "")) > 150:
+        problems.append("a placeholder over 150")
+    day, at = str(element.get("initial_date", "")), str(element.get("initial_time", ""))
+    if kind == "datepicker" and day and not _DATE.fullmatch(day):
+        problems.append("a datepicker's initial_date must be YYYY-MM-DD")
+    if kind == "timepicker" and at and not _TIME.fullmatch(at):
+        problems.append("a timepicker's initial_time must be HH:mm")
+    return problems
 
 
 async def _until(done: Callable[[], bool]) -> None:
@@ -264,6 +297,38 @@ def view_submission_body(metadata: str, reason: str | None, *, user: str = "U1")
                 "values": {"reason": {"reason": {"type": "plain_text_input", "value": reason}}}
             },
             "hash": "156772938.1827394",
+        },
+        "response_urls": [],
+        "is_enterprise_install": False,
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def reschedule_submission_body(
+    metadata: str, day: str | None, at: str | None, *, user: str = "U1"
+) -> str:
+    """The Reschedule modal submitted, with its date and time pickers' values as Slack
+    sends them (selected_date YYYY-MM-DD, selected_time HH:mm; None when left empty)."""
+    payload = {
+        "type": "view_submission",
+        "team": {"id": TEAM, "domain": "plum"},
+        "user": {"id": user, "username": _name(user), "name": _name(user), "team_id": TEAM},
+        "api_app_id": "A0001",
+        "token": "deprecated-verification-token",
+        "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+        "view": {
+            "id": "V0002",
+            "team_id": TEAM,
+            "type": "modal",
+            "callback_id": "jp_reschedule",
+            "private_metadata": metadata,
+            "state": {
+                "values": {
+                    "day": {"day": {"type": "datepicker", "selected_date": day}},
+                    "time": {"time": {"type": "timepicker", "selected_time": at}},
+                }
+            },
+            "hash": "156772938.1827395",
         },
         "response_urls": [],
         "is_enterprise_install": False,

@@ -178,7 +178,7 @@ class FakeBotApi:
             return _error(401, "Unauthorized")
         method = request.path_params["method"]
         params = _params(await request.body(), request.headers.get("content-type", ""))
-        failure = self._failure(method, params)
+        failure = self._failure(method, params) or _keyboard_refused(params)
         self.calls.append(Call(method, params, failure.status if failure else 200))
         if failure is not None:
             return _error(failure.status, failure.description, failure.retry_after)
@@ -272,6 +272,25 @@ class FakeBotApi:
             return _error(400, NOT_MODIFIED)
         self.messages[key] = new
         return _ok(self._message(key[0], key[1], new))
+
+
+def _smtp(port: int | None) -> dict[str, Any]:
+    """Mail to a local SMTP server, when a test reads the mailbox."""
+    if port is None:
+        return {}
+    return {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_tls": "none",
+            "mail_from": "bookings@plum.example"}  # fmt: skip
+
+
+def _keyboard_refused(params: dict[str, Any]) -> Failure | None:
+    """Telegram refuses an inline button whose callback_data is over 64 bytes (or empty)."""
+    markup = params.get("reply_markup") or {}
+    for row in markup.get("inline_keyboard", []) if isinstance(markup, dict) else []:
+        for button in row:
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(str(data).encode()) <= 64:
+                return Failure(400, "Bad Request: BUTTON_DATA_INVALID")
+    return None
 
 
 def _params(body: bytes, content_type: str) -> dict[str, Any]:
@@ -438,7 +457,13 @@ class Served:
 
 @contextlib.asynccontextmanager
 async def served(
-    database_url: str, clock: FixedClock, tmp_path: Path, api: FakeBotApi, *, webhook: bool = True
+    database_url: str,
+    clock: FixedClock,
+    tmp_path: Path,
+    api: FakeBotApi,
+    *,
+    webhook: bool = True,
+    smtp_port: int | None = None,
 ) -> AsyncIterator[Served]:
     sock = listen("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
@@ -450,6 +475,7 @@ async def served(
         public_url=url if webhook else None,
         telegram_webhook_secret=SECRET if webhook else None,
         _env_file=None,
+        **_smtp(smtp_port),
     )
     slack = FakePlatform(Platform.SLACK)
     services = build_services(settings, clock=clock, senders={Platform.SLACK: slack})

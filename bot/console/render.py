@@ -13,7 +13,7 @@ from rich.text import Text
 from core import wording
 from core.cards import ActionId, Card, CardAction
 from core.chat import Content
-from core.lifecycle import Move, Status
+from core.lifecycle import Move, MoveOutcome, Status
 from core.replies import (
     BookingCard,
     BookingList,
@@ -23,6 +23,7 @@ from core.replies import (
     Problem,
     RefundMarked,
     Reply,
+    Rescheduled,
     RevenueReport,
     Said,
 )
@@ -58,6 +59,8 @@ def render(reply: Reply) -> RenderableType:
             return _refund_marked(reply)
         case RevenueReport():
             return _revenue(reply)
+        case Rescheduled():
+            return _rescheduled(reply)
         case HelpText(text=text) | Said(text=text):
             return _t(text)
         case Problem(text=text):
@@ -80,6 +83,7 @@ TYPED = {
     ActionId.COMPLETE: "complete {id}",
     ActionId.CANCEL: "cancel {id}",
     ActionId.REFUND_ISSUED: "refunded {id}",
+    ActionId.RESCHEDULE: "move {id} YYYY-MM-DD HH:MM",
     ActionId.DETAILS: "#{id}",
     ActionId.NO_SHOW: "noshow {id}",
 }
@@ -207,6 +211,15 @@ def _revenue(reply: RevenueReport) -> RenderableType:
         parts.append(table)
     parts.append(_t(reply.note, style="dim"))
     return Group(*parts)
+
+
+def _rescheduled(reply: Rescheduled) -> RenderableType:
+    applied = reply.outcome is MoveOutcome.APPLIED
+    text = wording.rescheduled(reply.business, reply.booking, reply.moved_from, applied)
+    return Group(
+        _t(text, style="green"),
+        card_panel(reply.card, title=reply.card.title, full=False, border="cyan"),
+    )
 
 
 def alert(content: Content) -> RenderableType:

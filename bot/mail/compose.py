@@ -280,6 +280,8 @@ def subject_for(
             subject = f"Booking confirmed: {service} on {at}"
         case MailKind.CANCELLED:
             subject = f"Booking cancelled: {service} on {at}"
+        case MailKind.RESCHEDULED:
+            subject = f"Booking moved: {service} now on {at}"
         case MailKind.REMINDER_24H | MailKind.REMINDER_30M:
             subject = f"Reminder: {service} {relative_when(booking.start_at, zone, now)}"
         case MailKind.OWNER_NEW_BOOKING:
@@ -341,6 +343,8 @@ def _context(
     zone = business.zone
     payment = booking.payment
     cancellation = booking.cancellation
+    moves = booking.reschedules
+    moved_from = moves[-1].moved_from if moves else None
     return {
         "subject": subject,
         "business_name": one_line(business.name),
@@ -368,4 +372,5 @@ def _context(
         "by_owner": bool(cancellation and cancellation.actor.kind is ActorKind.OWNER),
         "reason": (cancellation.reason or "") if cancellation else "",
         "failed_label": KIND_LABELS[failed_kind] if failed_kind else "",
+        "moved_from": wording.when(moved_from, zone) if moved_from else "",
     }

@@ -2,29 +2,26 @@
 
 One VEVENT per booking with a stable UID, so each later email updates the same calendar
 entry: the received email sends SEQUENCE 0 (tentative), the confirmation SEQUENCE 1, the
-cancellation SEQUENCE 2 with METHOD:CANCEL.
+cancellation SEQUENCE 2 with METHOD:CANCEL, and each move to another start two more
+(core.calendar.sequence: the owner's feed shows the same UID and SEQUENCE).
 """
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
 from icalendar import Calendar, Event, vCalAddress
 
+from core.calendar import counted, one_line, uid
+from core.lifecycle import Status
 from core.model import Booking, Business
 from core.notifications import MailKind
 
+__all__ = ["INVITES", "Invite", "Method", "calendar", "invite_for", "one_line", "uid"]
+
 PRODID = "-//Juneplum//Booking desk//EN"
-
-
-def one_line(text: str) -> str:
-    """Text safe for a header or a calendar field: control characters and line breaks become
-    spaces, runs of whitespace one space. Names people typed pass through here."""
-    cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text)
-    return " ".join(cleaned.split())
 
 
 class Method(StrEnum):
@@ -40,18 +37,15 @@ class Invite:
     ics: bytes
 
 
-# kind -> (METHOD, SEQUENCE, STATUS); SEQUENCE only grows, so clients apply them in order.
-INVITES: dict[MailKind, tuple[Method, int, str]] = {
-    MailKind.CREATED: (Method.REQUEST, 0, "TENTATIVE"),
-    MailKind.CONFIRMED: (Method.REQUEST, 1, "CONFIRMED"),
-    MailKind.CANCELLED: (Method.CANCEL, 2, "CANCELLED"),
+# kind -> (METHOD, the status its SEQUENCE counts from): SEQUENCE only grows, so clients
+# apply them in order (core.calendar.sequence); None: the booking's status as it is now.
+INVITES: dict[MailKind, tuple[Method, Status | None]] = {
+    MailKind.CREATED: (Method.REQUEST, Status.PENDING),
+    MailKind.CONFIRMED: (Method.REQUEST, Status.CONFIRMED),
+    MailKind.CANCELLED: (Method.CANCEL, Status.CANCELLED),
+    MailKind.RESCHEDULED: (Method.REQUEST, None),
 }
-
-
-def uid(booking: Booking, domain: str = "juneplum.invalid") -> str:
-    """The calendar UID: stable per booking, so updates replace the same event; the sender's
-    domain keeps two installations' booking #5 apart in one customer's calendar."""
-    return f"booking-{booking.id}@{domain}"
+CALENDAR_STATUS = {Status.PENDING: "TENTATIVE", Status.CONFIRMED: "CONFIRMED"}
 
 
 def invite_for(
@@ -65,15 +59,16 @@ def invite_for(
     """The invitation an email of this kind carries, or None for kinds without one."""
     if kind not in INVITES:
         return None
-    method, sequence, status = INVITES[kind]
+    method, counts_from = INVITES[kind]
+    status = counts_from or booking.status
     return Invite(
         method,
         calendar(
             booking,
             business,
             method=method,
-            sequence=sequence,
-            status=status,
+            sequence=counted(status, len(booking.reschedules)),
+            status=CALENDAR_STATUS.get(status, "CANCELLED"),
             now=now,
             domain=domain,
         ),

@@ -14,7 +14,8 @@ from typing import Any
 
 from core import wording
 from core.cards import ActionId, Card, CardAction, Style, actions_for
-from core.chat import Content
+from core.chat import Content, ReschedulePrompt
+from core.lifecycle import MoveOutcome
 from core.owners_day import Prompt
 from core.replies import (
     BookingCard,
@@ -25,6 +26,7 @@ from core.replies import (
     Problem,
     RefundMarked,
     Reply,
+    Rescheduled,
     RevenueReport,
     Said,
 )
@@ -55,6 +57,9 @@ HOME_SEARCH = "jp_home_search"
 CANCEL_VIEW = "jp_cancel"
 REASON_BLOCK = "reason"
 REASON_INPUT = "reason"
+RESCHEDULE_VIEW = "jp_reschedule"
+DAY_BLOCK = DAY_INPUT = "day"
+TIME_BLOCK = TIME_INPUT = "time"
 
 
 def escape(text: str) -> str:
@@ -189,6 +194,11 @@ def reply_blocks(reply: Reply) -> tuple[str, list[Block]]:
             return fit(text, FALLBACK_TEXT), [section(text)]
         case RevenueReport():
             return _revenue(reply)
+        case Rescheduled():
+            applied = reply.outcome is MoveOutcome.APPLIED
+            text = wording.rescheduled(reply.business, reply.booking, reply.moved_from, applied)
+            shown = [section(text), *card_blocks(reply.card)]
+            return fit(text, FALLBACK_TEXT), shown[:MESSAGE_BLOCKS]
         case HelpText(text=text) | Problem(text=text):
             return fit(text, FALLBACK_TEXT), [section(text)]
         case Said(text=text):
@@ -299,6 +309,44 @@ def cancel_modal(tap_value: str, booking_title: str, question: str) -> dict[str,
                     "type": "plain_text_input",
                     "action_id": REASON_INPUT,
                     "multiline": True,
+                },
+            },
+        ],
+    }
+
+
+def reschedule_modal(metadata: str, prompt: ReschedulePrompt) -> dict[str, Any]:
+    """The Reschedule modal: a date picker and a time picker, starting from the booking's
+    current local start; the tap (with the status the card showed) rides in
+    private_metadata."""
+    ref = f"#{prompt.booking_id}"
+    return {
+        "type": "modal",
+        "callback_id": RESCHEDULE_VIEW,
+        "private_metadata": metadata,
+        "title": plain(wording.RESCHEDULE_TITLE.format(ref=ref), MODAL_TITLE),
+        "submit": plain(wording.RESCHEDULE_SUBMIT, MODAL_BUTTON),
+        "close": plain(wording.RESCHEDULE_KEEP, MODAL_BUTTON),
+        "blocks": [
+            section(prompt.question),
+            {
+                "type": "input",
+                "block_id": DAY_BLOCK,
+                "label": plain(wording.RESCHEDULE_DATE, 2000),
+                "element": {
+                    "type": "datepicker",
+                    "action_id": DAY_INPUT,
+                    "initial_date": prompt.day.isoformat(),
+                },
+            },
+            {
+                "type": "input",
+                "block_id": TIME_BLOCK,
+                "label": plain(f"{wording.RESCHEDULE_TIME} ({prompt.zone})", 2000),
+                "element": {
+                    "type": "timepicker",
+                    "action_id": TIME_INPUT,
+                    "initial_time": f"{prompt.at:%H:%M}",
                 },
             },
         ],

@@ -13,6 +13,7 @@ import functools
 import json
 import re
 from collections.abc import Awaitable, Callable
+from datetime import date, time
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -33,6 +34,7 @@ from core.chat import (
     Person,
     Platform,
     ReasonPrompt,
+    ReschedulePrompt,
     cancel_reason,
 )
 from core.commands import CommandError
@@ -40,7 +42,9 @@ from core.replies import BookingCard, Problem
 
 log = logs.get("bot.slack")
 
-BUTTONS = re.compile(r"^jp_(prompt_)?(confirm|complete|cancel|refund_issued|details|no_show)$")
+BUTTONS = re.compile(
+    r"^jp_(prompt_)?(confirm|complete|cancel|refund_issued|details|no_show|reschedule)$"
+)
 PAGES = re.compile(rf"^{blocks.PAGE}_")
 CONNECT, DISCONNECT = "connect", "disconnect"
 SOMETHING_WRONG = wording.SOMETHING_WRONG
@@ -89,6 +93,7 @@ class SlackListeners:
         app.action(PAGES)(ack=ack_now, lazy=[guarded(self.on_page)])
         app.action(blocks.HOME_SEARCH)(ack=ack_now, lazy=[guarded(self.on_home_search)])
         app.view(blocks.CANCEL_VIEW)(ack=self.ack_reason, lazy=[guarded(self.on_reason)])
+        app.view(blocks.RESCHEDULE_VIEW)(ack=self.ack_when, lazy=[guarded(self.on_when)])
         app.event("app_home_opened")(ack=ack_now, lazy=[guarded(self.on_home_opened)])
         app.error(self.on_error)
 
@@ -150,6 +155,10 @@ class SlackListeners:
             metadata = self._metadata(body, str(value), key)
             view = blocks.cancel_modal(metadata, f"#{result.booking_id}", result.question)
             await client.views_open(trigger_id=body["trigger_id"], view=view)
+        elif isinstance(result, ReschedulePrompt):
+            metadata = self._metadata(body, str(value), key)
+            view = blocks.reschedule_modal(metadata, result)
+            await client.views_open(trigger_id=body["trigger_id"], view=view)
         elif isinstance(result, BookingCard):
             view = blocks.details_modal(result.card)
             await client.views_open(trigger_id=body["trigger_id"], view=view)
@@ -203,6 +212,53 @@ class SlackListeners:
                 await self._ephemeral(channel, person.id, result.text)
         else:
             await self._ephemeral(channel, person.id, result.text)
+
+    async def ack_when(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Refuse a date or time that can't be taken inline, in the modal (past, too far,
+        skipped by the clocks); otherwise close it."""
+        problem = await self._when_problem(body)
+        if problem is not None:
+            await ack(response_action="errors", errors={blocks.TIME_BLOCK: problem})
+            return
+        await ack()
+
+    async def on_when(self, body: dict[str, Any]) -> None:
+        """The Reschedule modal was submitted: move the booking, if it is still as it was."""
+        meta = _view_metadata(body)
+        tap = read_tap(meta.get("tap"))
+        channel = str(meta.get("channel") or "")
+        when = _when(body)
+        if tap is None or not channel or when is None:
+            return
+        if await self._when_problem(body) is not None:
+            return  # refused inline by the ack: the modal is still open
+        key = ConversationKey(Platform.SLACK, team_of(body), channel)
+        person = person_of(body)
+        if not await self.members.is_member(channel, person.id):
+            await self._ephemeral(channel, person.id, NOT_A_MEMBER)
+            return
+        result = await self.chat.reschedule(key, person, tap.booking_id, tap.drawn, *when)
+        if isinstance(result, Acted):
+            if meta.get("ts") and result.card is not None:
+                await self._update(channel, str(meta["ts"]), result)
+            if not result.ok:
+                await self._ephemeral(channel, person.id, result.text)
+        else:
+            await self._ephemeral(channel, person.id, result.text)
+
+    async def _when_problem(self, body: dict[str, Any]) -> str | None:
+        """Why the modal's date and time can't be taken, or None (the move itself says the
+        rest: a booking changed meanwhile is answered after the modal closes)."""
+        when = _when(body)
+        if when is None:
+            return wording.RESCHEDULE_PICK
+        channel = str(_view_metadata(body).get("channel") or "")
+        business = await self.chat.business_of(
+            ConversationKey(Platform.SLACK, team_of(body), channel)
+        )
+        if business is None:
+            return None  # the submission says why
+        return self.chat.check_when(business, *when)
 
     # App Home
 
@@ -287,6 +343,26 @@ def _from_home(body: dict[str, Any]) -> bool:
     return (body.get("container") or {}).get("type") == "view" and (
         (body.get("view") or {}).get("type") == "home"
     )
+
+
+def _view_metadata(body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        meta = json.loads((body.get("view") or {}).get("private_metadata") or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _when(body: dict[str, Any]) -> tuple[date, time] | None:
+    """The modal's date and time, as picked (the business's local time); None if either is
+    missing or malformed."""
+    values = ((body.get("view") or {}).get("state") or {}).get("values") or {}
+    day = ((values.get(blocks.DAY_BLOCK) or {}).get(blocks.DAY_INPUT) or {}).get("selected_date")
+    at = ((values.get(blocks.TIME_BLOCK) or {}).get(blocks.TIME_INPUT) or {}).get("selected_time")
+    try:
+        return date.fromisoformat(str(day)), time.fromisoformat(str(at))
+    except ValueError:
+        return None
 
 
 def _reason(body: dict[str, Any]) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 
 from core import commands
 from core.lifecycle import Status
@@ -19,6 +19,15 @@ from core.lifecycle import Status
 DATA_LIMIT = 64  # bytes of callback data Telegram carries
 NOTHING = "noop"  # a calendar's labels and blank cells
 _VIEW, _NEW, _SKIP, _KEEP, _PROMPT = "v:", "n:", "cx:", "keep:", "p:"
+# A move by tapping: a month of days, a day's times, a time (the move), or keep it as it is.
+_MONTH, _DAY, _TIME, _STAY = "rm:", "rd:", "rt:", "rk:"
+_REF = r"([0-9]{1,12}):([a-z_]{1,16})"
+_STEPS = {
+    _STAY: re.compile(_REF, re.ASCII),
+    _MONTH: re.compile(_REF + r":([0-9]{4})-([0-9]{2})", re.ASCII),
+    _DAY: re.compile(_REF + r":([0-9]{4})-([0-9]{2})-([0-9]{2})", re.ASCII),
+    _TIME: re.compile(_REF + r":([0-9]{4})-([0-9]{2})-([0-9]{2}):([0-9]{2})([0-9]{2})", re.ASCII),
+}
 _ANSWER = re.compile(r"([0-9]{1,12}):([a-z_]{1,16})", re.ASCII)
 _PAGE = re.compile(r"\s*\bpage\s+\d{1,6}$", re.IGNORECASE)
 
@@ -52,6 +61,29 @@ def prompted(value: str) -> str:
     return _PROMPT + value
 
 
+@dataclass(frozen=True)
+class Moving:
+    """A step of moving a booking by tapping: show `month`'s days, or `day`'s times, or move
+    it to `day` `at` (local time), or (all None) keep it where it is."""
+
+    booking_id: int
+    drawn: Status
+    month: date | None = None  # the first of the month to show
+    day: date | None = None
+    at: time | None = None
+
+    @property
+    def data(self) -> str:
+        ref = f"{self.booking_id}:{self.drawn.value}"
+        if self.at is not None and self.day is not None:
+            return f"{_TIME}{ref}:{self.day.isoformat()}:{self.at:%H%M}"
+        if self.day is not None:
+            return f"{_DAY}{ref}:{self.day.isoformat()}"
+        if self.month is not None:
+            return f"{_MONTH}{ref}:{self.month:%Y-%m}"
+        return f"{_STAY}{ref}"
+
+
 def view(command: str) -> str:
     """A page or a month, shown in place of the message; "" when it doesn't fit (the list
     says what to type instead)."""
@@ -76,7 +108,7 @@ def without_page(command: str) -> str:
     return _PAGE.sub("", command.strip())
 
 
-def read(data: str) -> View | Answer | Prompted | str | None:
+def read(data: str) -> View | Answer | Prompted | Moving | str | None:
     """What a tapped button asks: a view, an answer to Cancel's question, a card's payload
     (str, for the chat layer to read), or None for a button that shows nothing."""
     if data == NOTHING:
@@ -87,6 +119,9 @@ def read(data: str) -> View | Answer | Prompted | str | None:
         if data.startswith(prefix):
             command = data[len(prefix) :]
             return View(command, in_place) if _is_view(command) else data
+    for prefix in (_MONTH, _DAY, _TIME, _STAY):
+        if data.startswith(prefix):
+            return _moving(prefix, data[len(prefix) :]) or data
     for prefix, cancel in ((_SKIP, True), (_KEEP, False)):
         if data.startswith(prefix) and (found := _ANSWER.fullmatch(data[len(prefix) :])):
             try:
@@ -105,3 +140,20 @@ def _is_view(command: str) -> bool:
     except commands.CommandError:
         return False
     return not isinstance(parsed, commands.Act | commands.MarkRefunded)
+
+
+def _moving(prefix: str, rest: str) -> Moving | None:
+    """A move step's data, read back and checked for its shape; None when malformed."""
+    found = _STEPS[prefix].fullmatch(rest)
+    if found is None:
+        return None
+    booking_id, drawn, *numbers = found.groups()
+    try:
+        status = Status(drawn)
+        parts = [int(n) for n in numbers]
+        month = date(parts[0], parts[1], 1) if len(parts) >= 2 else None
+        day = date(parts[0], parts[1], parts[2]) if len(parts) >= 3 else None
+        at = time(parts[3], parts[4]) if len(parts) == 5 else None
+    except ValueError:
+        return None
+    return Moving(int(booking_id), status, month, day, at)

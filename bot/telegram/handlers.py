@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import date
+from zoneinfo import ZoneInfo
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
@@ -29,9 +31,17 @@ from telegram.ext import (
 from bot import logs
 from bot.telegram import buttons, render
 from bot.telegram.sender import NO_PREVIEW, not_modified
-from core import wording
+from core import slots, wording
 from core.cards import ActionId, Tap
-from core.chat import Acted, ChatDesk, ConversationKey, Person, Platform, ReasonPrompt
+from core.chat import (
+    Acted,
+    ChatDesk,
+    ConversationKey,
+    Person,
+    Platform,
+    ReasonPrompt,
+    ReschedulePrompt,
+)
 from core.lifecycle import Status
 from core.replies import BookingCard, Problem
 
@@ -214,6 +224,9 @@ class TelegramChat:
             else:
                 await self._send(context, query, message)
             return
+        if isinstance(wanted, buttons.Moving):
+            await self._moving(context, query, key, who, wanted)
+            return
         if isinstance(wanted, buttons.Answer):
             self._forget_question(query, wanted.booking_id)
             if wanted.cancel:
@@ -247,6 +260,14 @@ class TelegramChat:
         elif isinstance(result, ReasonPrompt):
             await query.answer(render.toast(wording.CANCEL_ASKED))
             await self._ask_reason(context, query, result)
+        elif isinstance(result, ReschedulePrompt):
+            await query.answer(render.toast(result.question))
+            zone, now = ZoneInfo(result.zone), self.chat.clock.now()
+            first, last = slots.first_day(zone, now), slots.last_day(zone, now)
+            opens = max(first, result.day)
+            step = buttons.Moving(result.booking_id, result.drawn)
+            markup = render.move_days(step, date(opens.year, opens.month, 1), first, last)
+            await self._rekey(context, query, markup)
         elif isinstance(result, BookingCard):
             await query.answer(render.toast(wording.details_below(result.card.title)))
             await self._send(context, query, render.reply(result))
@@ -317,6 +338,73 @@ class TelegramChat:
         )
         if len(self._questions) > OPEN_QUESTIONS:
             self._questions.popitem(last=False)
+
+    async def _moving(
+        self,
+        context: Context,
+        query: CallbackQuery,
+        key: ConversationKey,
+        who: Person,
+        step: buttons.Moving,
+    ) -> None:
+        """A step of Reschedule's keyboards: another month, a day's times, the move itself
+        (through the chat layer, which checks the booking is still as the card showed), or
+        Don't move it."""
+        if step.day is not None and step.at is not None:
+            done = await self.chat.reschedule(
+                key, who, step.booking_id, step.drawn, step.day, step.at
+            )
+            if isinstance(done, Problem):  # a time gone by meanwhile: the keyboard stays
+                await query.answer(render.toast(done.text))
+                return
+            await self._answered(context, query, done)
+            return
+        if step.month is None:  # Don't move it: the card again, as it is now
+            details = Tap(ActionId.DETAILS, step.booking_id, step.drawn).value
+            kept = await self.chat.tap(key, who, details)
+            if isinstance(kept, BookingCard):
+                await self._answered(
+                    context, query, Acted(wording.RESCHEDULE_KEPT, kept.card, False)
+                )
+            else:
+                await query.answer(render.toast(getattr(kept, "text", wording.UNKNOWN_BUTTON)))
+            return
+        business = await self.chat.business_of(key)
+        if business is None:
+            await query.answer(render.toast(wording.not_linked("telegram")))
+            return
+        now = self.chat.clock.now()
+        if step.day is not None:
+            times = slots.times(step.day, business.zone, now)
+            if not times:
+                await query.answer(
+                    render.toast(wording.RESCHEDULE_NO_TIMES.format(id=step.booking_id))
+                )
+                return
+            await query.answer()
+            await self._rekey(
+                context, query, render.move_times(step, step.day, times, business.timezone)
+            )
+            return
+        first, last = slots.first_day(business.zone, now), slots.last_day(business.zone, now)
+        await query.answer()
+        await self._rekey(context, query, render.move_days(step, step.month, first, last))
+
+    async def _rekey(
+        self, context: Context, query: CallbackQuery, markup: InlineKeyboardMarkup
+    ) -> None:
+        """Swap the tapped message's keyboard (its text stays)."""
+        if query.message is None:
+            return
+        try:
+            await context.bot.edit_message_reply_markup(
+                chat_id=query.message.chat.id,
+                message_id=query.message.message_id,
+                reply_markup=markup,
+            )
+        except BadRequest as exc:
+            if not not_modified(exc):
+                raise
 
     def _forget_question(self, query: CallbackQuery, booking_id: int) -> None:
         chat_id = query.message.chat.id if query.message else None

@@ -12,6 +12,7 @@ import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, time
 
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -19,6 +20,7 @@ from bot.telegram import buttons
 from core import wording
 from core.cards import ActionId, Card, CardAction
 from core.chat import Acted, Content, Notice, ReasonPrompt
+from core.lifecycle import MoveOutcome
 from core.owners_day import Prompt
 from core.replies import (
     BookingCard,
@@ -29,6 +31,7 @@ from core.replies import (
     Problem,
     RefundMarked,
     Reply,
+    Rescheduled,
     RevenueReport,
     Said,
 )
@@ -86,9 +89,10 @@ def card_text(card: Card, *, headline: str = "", full: bool = False) -> str:
 
 
 def card_keyboard(actions: Sequence[CardAction]) -> InlineKeyboardMarkup | None:
-    """The card's buttons: the moves on one row, View details under them."""
-    moves = [_button(a.label, a.value) for a in actions if a.id is not ActionId.DETAILS]
-    details = [_button(a.label, a.value) for a in actions if a.id is ActionId.DETAILS]
+    """The card's buttons: the moves on one row, Reschedule and View details under them."""
+    below = (ActionId.RESCHEDULE, ActionId.DETAILS)
+    moves = [_button(a.label, a.value) for a in actions if a.id not in below]
+    details = [_button(a.label, a.value) for a in actions if a.id in below]
     rows = [row for row in (moves, details) if row]
     return InlineKeyboardMarkup(rows) if rows else None
 
@@ -146,6 +150,11 @@ def reply(answer: Reply, typed: str = "") -> Message:
             return _done(answer)
         case RevenueReport():
             return revenue(answer)
+        case Rescheduled():
+            applied = answer.outcome is MoveOutcome.APPLIED
+            said = wording.rescheduled(answer.business, answer.booking, answer.moved_from, applied)
+            shown = e(said) + "\n\n" + card_text(answer.card)
+            return Message(_fit(shown), card_keyboard(answer.card.actions))
         case HelpText(text=text):
             return Message(
                 e(wording.TELEGRAM_HELP_INTRO) + "\n\n<pre>" + html.escape(text) + "</pre>"
@@ -276,3 +285,62 @@ def _fit(text: str) -> str:
         return text
     cut = text[: TEXT_LIMIT - 1]
     return cut[: cut.rfind("\n")] + "\n…" if "\n" in cut else cut
+
+
+def move_days(step: buttons.Moving, month: date, first: date, last: date) -> InlineKeyboardMarkup:
+    """Reschedule's month of days: days from `first` to `last` can be tapped, the arrows move
+    between months within them; then Don't move it."""
+    year, m = month.year, month.month
+    before = date(year - 1, 12, 1) if m == 1 else date(year, m - 1, 1)
+    after = date(year + 1, 1, 1) if m == 12 else date(year, m + 1, 1)
+
+    def to_month(other: date, label: str) -> InlineKeyboardButton:
+        within = date(first.year, first.month, 1) <= other <= last
+        moved = buttons.Moving(step.booking_id, step.drawn, month=other)
+        return _button(label if within else " ", moved.data if within else buttons.NOTHING)
+
+    title = wording.RESCHEDULE_PICK_DAY.format(ref=f"#{step.booking_id}")
+    rows = [
+        [_button(title, buttons.NOTHING)],
+        [
+            to_month(before, wording.EARLIER_MONTH),
+            _button(f"{cal.month_abbr[m]} {year}", buttons.NOTHING),
+            to_month(after, wording.LATER_MONTH),
+        ],
+        [_button(d, buttons.NOTHING) for d in wording.WEEKDAYS_SHORT],
+    ]
+    for week in cal.Calendar(firstweekday=0).monthdatescalendar(year, m):
+        cells = []
+        for day in week:
+            if day.month != m or not first <= day <= last:
+                cells.append(_button(" ", buttons.NOTHING))
+                continue
+            picked = buttons.Moving(step.booking_id, step.drawn, month=month, day=day)
+            cells.append(_button(str(day.day), picked.data))
+        rows.append(cells)
+    rows.append(
+        [_button(wording.RESCHEDULE_KEEP, buttons.Moving(step.booking_id, step.drawn).data)]
+    )
+    return InlineKeyboardMarkup(rows)
+
+
+def move_times(
+    step: buttons.Moving, day: date, times: Sequence[time], zone: str
+) -> InlineKeyboardMarkup:
+    """Reschedule's times on a day (core.slots), four to a row; then back to the days, and
+    Don't move it."""
+    title = wording.RESCHEDULE_PICK_TIME.format(
+        ref=f"#{step.booking_id}", day=f"{day:%a} {day.day} {day:%b}", zone=zone
+    )
+    rows = [[_button(title, buttons.NOTHING)]]
+    cells = [
+        _button(f"{at:%H:%M}", buttons.Moving(step.booking_id, step.drawn, day=day, at=at).data)
+        for at in times
+    ]
+    rows += [cells[i : i + 4] for i in range(0, len(cells), 4)]
+    back = buttons.Moving(step.booking_id, step.drawn, month=date(day.year, day.month, 1))
+    keep = buttons.Moving(step.booking_id, step.drawn)
+    rows.append(
+        [_button(wording.RESCHEDULE_BACK, back.data), _button(wording.RESCHEDULE_KEEP, keep.data)]
+    )
+    return InlineKeyboardMarkup(rows)

@@ -272,3 +272,20 @@ async def test_the_day_s_digest_and_a_no_show_from_the_console(
     card = await dialog.say(f"#{booking_id}")
     assert f"[noshow {booking_id}]" in card and f"[complete {booking_id}]" in card
     assert f"#{booking_id} marked a no-show" in await dialog.say(f"noshow {booking_id}")
+
+
+async def test_the_owner_moves_a_booking_and_sees_where_it_went(
+    services: Services, business: Business, dialog: Dialog
+) -> None:
+    booking_id = await book(services, business)
+    card = await dialog.say(f"#{booking_id}")
+    assert f"[move {booking_id} YYYY-MM-DD HH:MM]" in card
+    moved = " ".join((await dialog.say(f"move {booking_id} 2026-12-08 15:00")).split())
+    assert (
+        f"#{booking_id} moved from Wed 25 Nov 2026, 15:00 EST to Tue 8 Dec 2026, 15:00 EST" in moved
+    )
+    assert "Tue 8 Dec 2026, 15:00–15:45 EST" in moved
+    refused = await dialog.say(f"move {booking_id} 2026-11-01 10:00")
+    assert "The start time is in the past." in refused
+    history = " ".join((await dialog.say(f"#{booking_id}")).split())
+    assert "moved from Wed 25 Nov 15:00 to Tue 8 Dec 15:00 EST by" in history

@@ -170,7 +170,7 @@ async def test_connect_links_the_channel_and_a_new_booking_posts_its_card(desk: 
     shown = blocks_text(post["blocks"])
     assert "Thu 26 Nov 2026, 11:00–11:45 EST" in shown
     assert "US$45.00 paid via PayPal (transaction T1)" in shown
-    assert list(buttons(post["blocks"])) == ["Confirm", "Cancel", "View details"]
+    assert list(buttons(post["blocks"])) == ["Confirm", "Cancel", "Reschedule", "View details"]
     assert "attachments" not in post
 
 
@@ -198,7 +198,12 @@ async def test_a_button_confirms_and_redraws_every_copy(desk: Desk) -> None:
     updates = await desk.slack.wait_for("chat.update")
     assert updates[0]["channel"] == "C1"
     assert "Confirmed by riley via Slack" in blocks_text(updates[0]["blocks"])
-    assert list(buttons(updates[0]["blocks"])) == ["Mark as completed", "Cancel", "View details"]
+    assert list(buttons(updates[0]["blocks"])) == [
+        "Mark as completed",
+        "Cancel",
+        "Reschedule",
+        "View details",
+    ]
     assert (await desk.services.desk.booking(desk.business, booking_id)).status is Status.CONFIRMED
     await desk.services.chat_dispatcher.drain()
     redrawn = {u["channel"] for u in desk.slack.of("chat.update")}
@@ -287,7 +292,12 @@ async def test_bookings_today_lists_each_booking_with_actions_and_pages(desk: De
     assert len(lines) == 20
     assert lines[0]["text"]["text"].startswith("#1 · Thu 26 Nov 2026 11:00 · Guest 1 · Haircut")
     options = [o["value"] for o in lines[0]["accessory"]["options"]]
-    assert options == ["confirm:1:pending", "cancel:1:pending", "details:1:pending"]
+    assert options == [
+        "confirm:1:pending",
+        "cancel:1:pending",
+        "reschedule:1:pending",
+        "details:1:pending",
+    ]
     paging = [b for b in answer["blocks"] if b["type"] == "actions"][-1]
     (next_page,) = paging["elements"]
     assert next_page["value"] == "2026-11-26..2026-11-27 page 2"

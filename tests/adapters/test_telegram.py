@@ -127,7 +127,10 @@ async def test_start_with_a_code_links_the_chat_and_each_new_booking_arrives_as_
     assert "Pending — waiting for your confirmation" in card.text
     assert card.buttons == [
         [("Confirm", f"confirm:{booking_id}:pending"), ("Cancel", f"cancel:{booking_id}:pending")],
-        [("View details", f"details:{booking_id}:pending")],
+        [
+            ("Reschedule", f"reschedule:{booking_id}:pending"),
+            ("View details", f"details:{booking_id}:pending"),
+        ],
     ]
     assert all(len(data.encode()) <= 64 for row in card.buttons for _, data in row)
 
@@ -159,7 +162,7 @@ async def test_confirm_answers_with_a_toast_and_redraws_the_card_recording_who(
     (edit,) = bot.api.called("editMessageText", GROUP)
     assert edit.params["message_id"] == card
     assert "Confirmed by Sam Lee via Telegram" in edit.text
-    assert edit.labels == ["Mark as completed", "Cancel", "View details"]
+    assert edit.labels == ["Mark as completed", "Cancel", "Reschedule", "View details"]
     history = await bot.services.db.read(
         lambda conn: conn.execute(
             select(booking_history.c.actor_name, booking_history.c.actor_id).where(
@@ -234,7 +237,7 @@ async def test_cancel_without_a_reason_and_dont_cancel(bot: Served, salon: Busin
     await bot.send(tap(OWNER_CHAT, second_card, keep))
     assert bot.api.called("answerCallbackQuery")[-1].params["text"].startswith("Not cancelled")
     restored = bot.api.called("editMessageText", OWNER_CHAT)[-1]
-    assert restored.labels == ["Confirm", "Cancel", "View details"]
+    assert restored.labels == ["Confirm", "Cancel", "Reschedule", "View details"]
     assert (await bot.services.desk.booking(salon, second)).status is Status.PENDING
 
 

@@ -162,7 +162,12 @@ async def test_a_new_booking_is_posted_once_in_every_linked_conversation(
         assert "US$45.00 paid via PayPal (transaction T1)" in post.text
         card = post.content.card
         assert card is not None
-        assert [a.id for a in card.actions] == [ActionId.CONFIRM, ActionId.CANCEL, ActionId.DETAILS]
+        assert [a.id for a in card.actions] == [
+            ActionId.CONFIRM,
+            ActionId.CANCEL,
+            ActionId.RESCHEDULE,
+            ActionId.DETAILS,
+        ]
     assert await count(services, chat_messages) == 2
 
 

@@ -226,7 +226,12 @@ async def test_details_show_an_overlap_without_refusing_the_booking(
     assert isinstance(card, BookingCard)
     overlap = f"Overlaps with #{first.id} (Ana Silva, 10:00–10:45 EST, pending)"
     assert card.card.warnings == (overlap,)
-    assert [a.id.value for a in card.card.actions] == ["confirm", "cancel", "details"]
+    assert [a.id.value for a in card.card.actions] == [
+        "confirm",
+        "cancel",
+        "reschedule",
+        "details",
+    ]
 
 
 async def test_writers_in_two_processes_wait_for_each_other_instead_of_failing(

@@ -198,9 +198,11 @@ def test_a_cancelled_paid_card_says_where_to_refund() -> None:
     ("status", "paid", "buttons"),
     [
         (Status.PENDING, PaymentStatus.PAID,
-         [("confirm", "Confirm", Style.PRIMARY), ("cancel", "Cancel", Style.DANGER)]),
+         [("confirm", "Confirm", Style.PRIMARY), ("cancel", "Cancel", Style.DANGER),
+          ("reschedule", "Reschedule", Style.PLAIN)]),
         (Status.CONFIRMED, PaymentStatus.PAID,
-         [("complete", "Mark as completed", Style.PRIMARY), ("cancel", "Cancel", Style.DANGER)]),
+         [("complete", "Mark as completed", Style.PRIMARY), ("cancel", "Cancel", Style.DANGER),
+          ("reschedule", "Reschedule", Style.PLAIN)]),
         (Status.CANCELLED, PaymentStatus.PAID,
          [("refund-issued", "Refund issued", Style.PLAIN)]),
         (Status.CANCELLED, PaymentStatus.REFUNDED, []),

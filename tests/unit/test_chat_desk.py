@@ -268,6 +268,7 @@ async def test_confirm_from_a_card_confirms_and_hands_back_the_card_redrawn(
     assert [a.id for a in acted.card.actions] == [
         ActionId.COMPLETE,
         ActionId.CANCEL,
+        ActionId.RESCHEDULE,
         ActionId.DETAILS,
     ]
     again = await chat.tap(SALON, RILEY, pressed(card, ActionId.CONFIRM))

@@ -45,7 +45,7 @@ CUSTOMER = Actor(ActorKind.CUSTOMER, Channel.API, "Ana Silva")
 BOOKING_KINDS = [k for k in MailKind if k is not MailKind.CHAT_UNREACHABLE]
 CUSTOMER_KINDS = [k for k in BOOKING_KINDS if not k.to_owner]
 OWNER_KINDS = [k for k in BOOKING_KINDS if k.to_owner]
-INVITE_KINDS = [MailKind.CREATED, MailKind.CONFIRMED, MailKind.CANCELLED]
+INVITE_KINDS = [MailKind.CREATED, MailKind.CONFIRMED, MailKind.CANCELLED, MailKind.RESCHEDULED]
 
 
 def ny(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
