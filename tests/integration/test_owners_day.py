@@ -497,7 +497,7 @@ async def test_the_digest_names_yesterday_s_open_appointments_and_refunds_owed(
     text = digest.content.notice or ""
     assert "Plum Salon, Fri 27 Nov 2026" in text and "Today" not in text
     refunds = text.split("Refunds owed (1):")[1]
-    assert f"#{refund} Cy Dee · 45.00 USD · owed 1 day" in refunds
+    assert f"#{refund} Cy Dee · US$45.00 · owed 1 day" in refunds
     not_closed = text.split("Yesterday, not closed out")[1]
     assert f"10:00 #{open_one} Ana Silva · Haircut · pending" in not_closed
     assert f"#{closed}" not in text

@@ -10,6 +10,7 @@ import pytest
 
 from core.lifecycle import Status
 from core.model import (
+    NO_REFUND,
     Actor,
     ActorKind,
     Booking,
@@ -19,6 +20,8 @@ from core.model import (
     HistoryEntry,
     Payment,
     Provider,
+    Refund,
+    RefundState,
     Service,
 )
 from core.owners_day import (
@@ -43,6 +46,7 @@ def booking(
     status: Status = Status.PENDING,
     history: tuple[HistoryEntry, ...] = (),
     booking_id: int = 42,
+    refund: Refund | None = None,
 ) -> Booking:
     return Booking(
         id=booking_id,
@@ -54,6 +58,7 @@ def booking(
         payment=Payment(Provider.PAYPAL, "TX", Decimal("45.00"), "USD"),
         created_at=created,
         history=history,
+        refund=refund or NO_REFUND,
     )
 
 
@@ -137,8 +142,14 @@ def test_refunds_overdue_are_those_cancelled_over_three_days_ago_oldest_first() 
         when = now - timedelta(days=days)
         entry = HistoryEntry(when, OWNER, Status.PENDING, Status.CANCELLED)
         start = now + timedelta(days=5)
+        owed = Refund(RefundState.OWED, Decimal("45.00"), "USD")
         return booking(
-            start, created=when, status=Status.CANCELLED, history=(entry,), booking_id=booking_id
+            start,
+            created=when,
+            status=Status.CANCELLED,
+            history=(entry,),
+            booking_id=booking_id,
+            refund=owed,
         )
 
     owed = [cancelled(3.5, 1), cancelled(2.9, 2), cancelled(6, 3)]
