@@ -408,16 +408,18 @@ class Desk:
             return await self.act(business, booking_id, Move.CANCEL, actor, reason)
 
     async def intake(
-        self, business: Business, new: NewBooking, actor: Actor
+        self, business: Business, new: NewBooking, actor: Actor, *, past_ok: bool = False
     ) -> tuple[Booking, bool]:
         """Take a paid booking from a booking page; (booking, created).
 
         A repeat of an earlier request returns its booking, even once the start has passed.
         Overlaps are never refused: availability is the booking page's job, and the details
-        show the overlap so the owner can act.
+        show the overlap so the owner can act. `past_ok`: a provider's paid order is booked
+        even once its start has passed (the customer paid; the caller flags it for review).
         """
         now = self._clock.now()
-        if not now < new.start_at <= now + MAX_AHEAD:
+        late = past_ok and new.start_at <= now
+        if not late and not now < new.start_at <= now + MAX_AHEAD:
             repeat = await self._store.find_repeat(business.id, new)
             if repeat is not None:  # a late retry of a request that already succeeded
                 return repeat, False

@@ -85,17 +85,27 @@ def provider_refunded(booking: Booking, amount: Decimal, at: datetime) -> Bookin
     return replace(booking, payment=payment, refund=refund)
 
 
-def review_reason(business: Business, new: NewBooking) -> str | None:
+def review_reason(business: Business, new: NewBooking, *, late: bool = False) -> str | None:
     """Why a new booking's payment needs the owner's eye, or None when it matches: the
-    amount against the service's price, the currency against the business's."""
+    amount against the service's price, the currency against the business's, and (`late`)
+    a payment for an appointment that had already started."""
     p, price = new.payment, new.service.price
+    reasons = [wording.PAID_AFTER_START] if late else []
     if p.currency != business.currency:
-        return wording.currency_mismatch(p.amount, p.currency, business.currency)
-    if price is not None and p.amount != price:
-        return wording.amount_mismatch(
-            p.amount, price, p.currency, due=p.status is PaymentStatus.DUE
+        reasons.append(wording.currency_mismatch(p.amount, p.currency, business.currency))
+    elif price is not None and p.amount != price:
+        reasons.append(
+            wording.amount_mismatch(p.amount, price, p.currency, due=p.status is PaymentStatus.DUE)
         )
-    return None
+    return " ".join(reasons) or None
+
+
+def foreign_refund(booking: Booking, provider: Provider, amount: Decimal, currency: str) -> Booking:
+    """A provider's refund in another currency than the booking's payment: not added to the
+    refund record (no rate would be ours to choose), but the booking is flagged for review."""
+    said = wording.foreign_refund(provider, amount, currency, booking.payment.currency)
+    before = booking.review_reason
+    return replace(booking, review_reason=f"{before} {said}" if before else said)
 
 
 # --- what providers report -----------------------------------------------------------------
@@ -130,6 +140,8 @@ class Applied(StrEnum):
     REFUNDED = "refunded"  # the refund is recorded on its booking
     REPEAT = "repeat"  # this event was applied before
     KEPT = "kept"  # about a payment we don't know yet: applied when it arrives
+    FLAGGED = "flagged"  # a refund in another currency: recorded, the booking flagged
+    IGNORED = "ignored"  # not about a booking (another sale on the same account)
 
 
 class PaymentLedger(Protocol):
@@ -177,44 +189,50 @@ class Payments:
         self._ledger = ledger
         self._clock = clock
 
-    async def take(self, business: Business, new: NewBooking, actor: Actor) -> tuple[Booking, bool]:
+    async def take(
+        self, business: Business, new: NewBooking, actor: Actor, *, provider_paid: bool = False
+    ) -> tuple[Booking, bool]:
         """A paid booking, as the intake API and the providers' webhooks take it: flagged
         for review when the payment doesn't match, and with any refund that came first.
+        A provider's paid order (`provider_paid`) is booked even when its start has passed
+        (say our server was down until then), flagged: the customer paid, the owner must see
+        it. The intake API still refuses a start in the past.
 
         Raises:
             StartInPast, StartTooFar, IdempotencyConflict: as `Desk.intake`.
         """
-        flagged = replace(new, review_reason=review_reason(business, new))
-        booking, created = await self._desk.intake(business, flagged, actor)
+        late = provider_paid and new.start_at <= self._clock.now()
+        flagged = replace(new, review_reason=review_reason(business, new, late=late))
+        booking, created = await self._desk.intake(business, flagged, actor, past_ok=late)
         p = booking.payment
         if await self._ledger.settle(p.provider, p.transaction_id, business.id, self._clock.now()):
             booking = await self._desk.booking(business, booking.id)
         return booking, created
 
     async def paid(
-        self,
-        provider: Provider,
-        event_id: str,
-        transaction_id: str,
-        order: Callable[[], Awaitable[Order]],
-        business_id: int | None = None,
+        self, provider: Provider, event_id: str, order: Callable[[], Awaitable[Order]]
     ) -> Applied:
-        """A provider's payment: if its booking exists nothing more happens; otherwise the
-        order is read (`order`, perhaps from the provider's API) and its booking made.
+        """A provider's payment: the order is read (`order`, perhaps from the provider's
+        API: it names the business), then if that business's booking of the payment exists
+        nothing more happens, otherwise it is made. The order names the business, so another
+        business's booking that claims the same payment id can't stand in for it.
 
         Raises:
             BusinessNotFound: the order names no business of ours.
-            StartInPast, StartTooFar: the order's appointment can't be booked.
+            StartTooFar: the order's appointment is too far ahead to book.
         """
         if await self._ledger.seen(provider, event_id):
             return Applied.REPEAT
-        known = await self._ledger.booking_for(provider, transaction_id, business_id)
+        read = await order()
+        transaction_id = read.booking.payment.transaction_id
+        known = await self._ledger.booking_for(provider, transaction_id, read.business_id)
         if known is not None:
             await self._ledger.remember(provider, event_id, known, self._clock.now())
             return Applied.KNOWN
-        read = await order()
         business = await self._desk.business(read.business_id)
-        booking, created = await self.take(business, read.booking, provider_actor(provider))
+        booking, created = await self.take(
+            business, read.booking, provider_actor(provider), provider_paid=True
+        )
         await self._ledger.remember(provider, event_id, booking, self._clock.now())
         return Applied.CREATED if created else Applied.KNOWN
 

@@ -838,3 +838,38 @@ def calendar_event_description(booking: Booking, with_contacts: bool) -> str:
         if booking.customer.phone:
             lines.append(f"Phone: {booking.customer.phone}")
     return "\n".join(lines)
+
+
+# --- payments: what a provider's event and the owner's emails say (issue 21's fixes) --------
+
+PAID_AFTER_START = "Paid for an appointment that had already started."
+
+
+def foreign_refund(provider: Provider, amount: Decimal, currency: str, paid_currency: str) -> str:
+    """A refund in another currency than the payment: flagged, never added."""
+    return (
+        f"{provider_name(provider)} reported a refund of {money(amount, currency)}, but the "
+        f"payment was in {paid_currency}: it isn't counted as a refund."
+    )
+
+
+def owner_payment_line(booking: Booking) -> str:
+    """The owner's new-booking email: whether the customer paid, or pays at the visit."""
+    p = booking.payment
+    if p.status is PaymentStatus.DUE:
+        return f"{money(p.amount, p.currency)} is due at the appointment (cash)."
+    return "The customer has paid."
+
+
+def refund_done_line(booking: Booking, provider: str, transaction_id: str) -> str:
+    """The cancelled email, once a refund is issued: its own amount, and of how much paid
+    when that is less."""
+    refund, paid = booking.refund, booking.payment
+    transaction = f"({provider}, transaction {transaction_id})"
+    if refund.amount is None or refund.amount >= paid.amount:
+        paid_money = money(paid.amount, paid.currency)
+        return f"Your payment of {paid_money} {transaction} has been refunded."
+    return (
+        f"{money(refund.amount, paid.currency)} (of {money(paid.amount, paid.currency)} paid) "
+        f"{transaction} has been refunded to you."
+    )

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Row, bindparam, select, update
+from sqlalchemy import Connection, Insert, Row, bindparam, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core import events as domain_events
@@ -82,8 +82,9 @@ class SqlPaymentLedger:
             booking = _locked_booking(conn, event.provider, event.transaction_id, event.business_id)
             if booking is None:
                 return Applied.KEPT
-            self._apply(conn, booking, noted.id, event.amount, event.at, actor, at)
-            return Applied.REFUNDED
+            return self._apply(
+                conn, booking, noted.id, (event.amount, event.currency), event.at, actor, at
+            )[1]
 
         return await self._db.write(work)
 
@@ -104,7 +105,8 @@ class SqlPaymentLedger:
             if not kept or booking is None:
                 return 0
             for row in kept:
-                booking = self._apply(conn, booking, row.id, row.amount, row.occurred_at, actor, at)
+                money = (row.amount, row.currency)
+                booking, _ = self._apply(conn, booking, row.id, money, row.occurred_at, actor, at)
             return len(kept)
 
         return await self._db.write(work)
@@ -114,13 +116,21 @@ class SqlPaymentLedger:
         conn: Connection,
         booking: Booking,
         noted_id: int,
-        amount: Decimal,
+        money: tuple[Decimal, str],
         refunded_at: datetime,
         actor: Actor,
         at: datetime,
-    ) -> Booking:
+    ) -> tuple[Booking, Applied]:
         """Record a provider's refund on its booking (locked by the caller), with a history
-        note and an event, and mark the received event applied."""
+        note and an event, and mark the received event applied. A refund in another currency
+        than the payment is not added: the booking is flagged for review instead."""
+        amount, currency = money
+        conn.execute(_APPLIED, {"noted_id": noted_id, "at": at, "applied_to": booking.id})
+        if currency != booking.payment.currency:
+            flagged = payments.foreign_refund(booking, booking.payment.provider, *money)
+            values = {"booking_id": booking.id, "reason": flagged.review_reason, "at": at}
+            conn.execute(_FLAG, values)
+            return flagged, Applied.FLAGGED
         refunded = payments.provider_refunded(booking, amount, refunded_at)
         conn.execute(
             _REFUND,
@@ -135,8 +145,7 @@ class SqlPaymentLedger:
         entry = HistoryEntry(at, actor, booking.status, booking.status, note=Note.REFUND_ISSUED)
         conn.execute(_INSERT_HISTORY, rows.history_values(booking.id, entry))
         record_events(conn, [domain_events.refund_issued(refunded, actor, at)], self._hooks)
-        conn.execute(_APPLIED, {"noted_id": noted_id, "at": at, "applied_to": booking.id})
-        return replace(refunded, history=(*booking.history, entry))
+        return replace(refunded, history=(*booking.history, entry)), Applied.REFUNDED
 
 
 def _event_values(
@@ -179,13 +188,20 @@ _SEEN = select(payment_events.c.id).where(
     payment_events.c.provider == bindparam("provider"),
     payment_events.c.event_id == bindparam("event_id"),
 )
+# A PayPal refund names only the capture: it goes to the booking the capture's own event
+# made or found (its order named the business), else to the first booking with the id.
+_CONFIRMED = (
+    select(payment_events.c.id)
+    .where(payment_events.c.booking_id == bookings.c.id, payment_events.c.kind == PAID)
+    .exists()
+)
 _BY_PAYMENT = (
     select(bookings)
     .where(
         bookings.c.payment_provider == bindparam("provider"),
         bookings.c.transaction_id == bindparam("transaction_id"),
     )
-    .order_by(bookings.c.id)
+    .order_by(case((_CONFIRMED, 0), else_=1), bookings.c.id)
     .limit(1)
 )
 _BY_PAYMENT_IN_BUSINESS = _BY_PAYMENT.where(bookings.c.business_id == bindparam("business_id"))
@@ -211,6 +227,11 @@ _REFUND = (
         payment_status=bindparam("payment_status"),
         updated_at=bindparam("at"),
     )
+)
+_FLAG = (
+    update(bookings)
+    .where(bookings.c.id == bindparam("booking_id"))
+    .values(needs_review=True, review_reason=bindparam("reason"), updated_at=bindparam("at"))
 )
 _INSERT_HISTORY = booking_history.insert()
 _APPLIED = (

@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 CLIENT_ID = "AZ-juneplum-test-client"
 CLIENT_SECRET = "EJ-juneplum-test-secret"
@@ -25,6 +25,10 @@ class FakePayPal:
         self.orders: dict[str, dict[str, Any]] = {}
         self.verified: list[dict[str, Any]] = []  # each verification request's body
         self.expires_in = 32400  # seconds a token lasts (PayPal's usual nine hours)
+        # A scripted answer (status, body as sent) in place of the real one, to stand in for
+        # PayPal having a bad moment: a 429, a 5xx, a 200 that isn't JSON.
+        self.verify_answer: tuple[int, str] | None = None
+        self.order_answer: tuple[int, str] | None = None
         self.app = FastAPI()
         self.app.add_api_route("/v1/oauth2/token", self.token, methods=["POST"])
         self.app.add_api_route(
@@ -54,10 +58,12 @@ class FakePayPal:
     def _authorised(self, request: Request) -> bool:
         return request.headers.get("authorization") == f"Bearer {TOKEN}"
 
-    async def verify(self, request: Request) -> JSONResponse:
+    async def verify(self, request: Request) -> Response:
         self.calls["verify"] += 1
         if not self._authorised(request):
             return JSONResponse({"error": "invalid_token"}, status_code=401)
+        if self.verify_answer is not None:
+            return _scripted(self.verify_answer)
         body = json.loads(await request.body())
         self.verified.append(body)
         good = (
@@ -71,10 +77,12 @@ class FakePayPal:
         )
         return JSONResponse({"verification_status": "SUCCESS" if good else "FAILURE"})
 
-    async def order(self, order_id: str, request: Request) -> JSONResponse:
+    async def order(self, order_id: str, request: Request) -> Response:
         self.calls["order"] += 1
         if not self._authorised(request):
             return JSONResponse({"error": "invalid_token"}, status_code=401)
+        if self.order_answer is not None:
+            return _scripted(self.order_answer)
         found = self.orders.get(order_id)
         if found is None:
             return JSONResponse(
@@ -82,6 +90,11 @@ class FakePayPal:
                 status_code=404,
             )
         return JSONResponse(found)
+
+
+def _scripted(answer: tuple[int, str]) -> Response:
+    status, body = answer
+    return Response(body, status_code=status, media_type="application/json")
 
 
 def headers(signature: str = GOOD_SIGNATURE) -> dict[str, str]:

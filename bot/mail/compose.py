@@ -367,6 +367,15 @@ def _context(
         "provider": PROVIDER_NAMES.get(payment.provider, payment.provider.value),
         "transaction_id": one_line(payment.transaction_id),
         "refunded": booking.refund.state is RefundState.ISSUED,
+        "refund_line": wording.refund_done_line(
+            booking,
+            PROVIDER_NAMES.get(payment.provider, payment.provider.value),
+            one_line(payment.transaction_id),
+        ),
+        "payment_line": wording.owner_payment_line(booking),
+        "review_line": wording.review_line(one_line(booking.review_reason))
+        if booking.review_reason
+        else "",
         "due": payment.status is PaymentStatus.DUE,
         "by_customer": bool(cancellation and cancellation.actor.kind is ActorKind.CUSTOMER),
         "by_owner": bool(cancellation and cancellation.actor.kind is ActorKind.OWNER),

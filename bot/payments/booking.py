@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -10,9 +11,47 @@ from pydantic import ValidationError
 from bot.api_schema import BookingIn
 from core.model import NewBooking
 
+# The longest id we store: a transaction id's column holds 200 characters; an event id's 255,
+# which leaves room for the business an Inkress event id is stored under ("<business>:<id>").
+MAX_ID = 200
+# The intake API's amounts have at most 11 digits before the point (14 digits, 3 of them
+# decimals): a provider's amount beyond that is refused as the intake API refuses it.
+MAX_ADJUSTED = 10
+
 
 class BadEvent(Exception):
     """A provider's event we can't read or use: answered 400, and nothing changes."""
+
+
+class NotOurs(Exception):
+    """A provider's event about a sale that isn't a booking (another sale on the same
+    account): answered 200 as "ignored", and nothing changes."""
+
+
+def identifier(value: object, what: str) -> str:
+    """A provider's id as we store it: a non-empty string or integer of at most MAX_ID
+    characters, stripped.
+
+    Raises:
+        BadEvent: missing, empty or too long.
+    """
+    if not isinstance(value, str | int) or isinstance(value, bool) or not str(value).strip():
+        raise BadEvent(f"{what} is missing")
+    text = str(value).strip()
+    if len(text) > MAX_ID:
+        raise BadEvent(f"{what} is longer than {MAX_ID} characters")
+    return text
+
+
+def within_limit(value: Decimal, what: str) -> Decimal:
+    """`value` when the intake API could take it (finite, at most 11 digits before the point).
+
+    Raises:
+        BadEvent: too large, or not a finite number.
+    """
+    if not value.is_finite() or value.adjusted() > MAX_ADJUSTED:
+        raise BadEvent(f"{what} is beyond what a booking can hold")
+    return value
 
 
 def booking_in(

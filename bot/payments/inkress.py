@@ -11,7 +11,9 @@ later. The envelope (Inkress's docs disagree between versions; this is its admin
      "meta_data": {"service", "start", "duration_minutes"}}}}}
 
 A booking's transaction id is the order's `reference_id`; `order.refunded` refunds the
-whole total.
+whole total. The envelope carries no price: `meta_data.price` is our own optional field (the
+service's price, when the booking page sends it); without it only a currency other than the
+business's can flag the payment.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Any
 
 from babel.numbers import get_currency_precision
 
-from bot.payments.booking import BadEvent, booking_in, part
+from bot.payments.booking import BadEvent, booking_in, identifier, part, within_limit
 from core.model import Provider
 from core.payments import Order, Refunded
 
@@ -58,9 +60,14 @@ def event_of(raw: bytes) -> dict[str, Any]:
         raise BadEvent("not JSON") from None
     if not isinstance(event, dict) or not isinstance(event.get("event"), dict):
         raise BadEvent("not an Inkress event")
-    if not isinstance(event.get("id"), str | int) or isinstance(event.get("id"), bool):
-        raise BadEvent("the event has no id")
+    identifier(event.get("id"), "the event's id")
     return event
+
+
+def event_key(event: dict[str, Any], business_id: int) -> str:
+    """The event's id as the ledger keeps it: under its business ("7:evt_01"), since each
+    business has its own Inkress account and two accounts may use the same ids."""
+    return f"{business_id}:{identifier(event.get('id'), 'the event id')}"
 
 
 def fresh(event: dict[str, Any], now: datetime) -> bool:
@@ -80,11 +87,12 @@ def amount(total: object, currency: str) -> Decimal:
     with no more decimals than the currency has (JMD and USD: 2) and written with them all.
 
     Raises:
-        BadEvent: not a number, negative, or finer than the currency's minor unit.
+        BadEvent: not a number, negative, beyond the intake API's limit, or finer than the
+            currency's minor unit.
     """
     if isinstance(total, bool) or not isinstance(total, int | Decimal):
         raise BadEvent("the order's total isn't a number")
-    value = Decimal(total)
+    value = within_limit(Decimal(total), "the order's total")
     minor = Decimal(1).scaleb(-get_currency_precision(currency))
     if not value.is_finite() or value < 0 or value != value.quantize(minor):
         raise BadEvent(f"the order's total isn't an amount of {currency}")
@@ -139,7 +147,7 @@ def refund_of(event: dict[str, Any], business_id: int) -> Refunded:
     stamp = event.get("timestamp")
     return Refunded(
         provider=Provider.INKRESS,
-        event_id=str(event["id"]),
+        event_id=event_key(event, business_id),
         transaction_id=_reference(order),
         amount=amount(order.get("total"), currency),
         currency=currency,
@@ -171,11 +179,4 @@ def _currency(order: dict[str, Any]) -> str:
 
 
 def _reference(order: dict[str, Any]) -> str:
-    reference = order.get("reference_id")
-    if (
-        not isinstance(reference, str | int)
-        or isinstance(reference, bool)
-        or not str(reference).strip()
-    ):
-        raise BadEvent("the order has no reference_id")
-    return str(reference).strip()
+    return identifier(order.get("reference_id"), "the order's reference_id")

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from bot import logs
-from bot.payments.booking import BadEvent, booking_in, part
+from bot.payments.booking import BadEvent, NotOurs, booking_in, identifier, part, within_limit
 from bot.settings import Settings
 from core.model import Provider
 from core.payments import Order, Refunded
@@ -84,8 +84,11 @@ class PayPal:
         The event goes back exactly as it came (spliced in, not parsed and written again),
         so nothing of it can differ from what PayPal signed.
 
+        Only PayPal's explicit `FAILURE` is a no; any other answer (a 429, a 5xx, a 200 that
+        isn't its JSON) means we couldn't ask.
+
         Raises:
-            PayPalUnreachable: PayPal's API didn't answer.
+            PayPalUnreachable: PayPal's API didn't answer usefully.
         """
         fields = {name: headers[header] for name, header in TRANSMISSION_HEADERS.items()}
         fields["webhook_id"] = self._webhook_id
@@ -93,20 +96,26 @@ class PayPal:
         body = head + b', "webhook_event": ' + raw + b"}"
         response = await self._call("POST", "/v1/notifications/verify-webhook-signature", body)
         if response.status_code != 200:
-            log.warning("paypal.verify_refused", status=response.status_code)
-            return False
+            # Not an answer about the event (a 4xx about our request): PayPal keeps it.
+            log.error("paypal.verify_unanswered", status=response.status_code)
+            raise PayPalUnreachable(f"verify: {response.status_code}")
         try:
             status = response.json().get("verification_status")
         except (ValueError, AttributeError):
+            raise PayPalUnreachable("verify: the answer came back unreadable") from None
+        if status == "FAILURE":
             return False
-        return bool(status == "SUCCESS")
+        if status != "SUCCESS":
+            raise PayPalUnreachable(f"verify: verification_status {status!r}")
+        return True
 
     async def order(self, order_id: str) -> dict[str, Any]:
         """An order, as `GET /v2/checkout/orders/{id}` shows it.
 
         Raises:
             BadEvent: PayPal has no such order.
-            PayPalUnreachable: PayPal's API didn't answer.
+            PayPalUnreachable: PayPal's API didn't answer usefully (unreachable, a 429, a
+                5xx, a 200 that isn't JSON).
         """
         response = await self._call("GET", f"/v2/checkout/orders/{order_id}")
         if response.status_code in (404, 422) or 400 <= response.status_code < 500:
@@ -130,7 +139,7 @@ class PayPal:
                 raise PayPalUnreachable(type(exc).__name__) from None
             if response.status_code == 401 and attempt == 0:
                 continue
-            if response.status_code >= 500:
+            if response.status_code >= 500 or response.status_code == 429:
                 raise PayPalUnreachable(f"{path}: {response.status_code}")
             return response
         raise PayPalUnreachable(f"{path}: our token was refused twice")
@@ -198,6 +207,7 @@ def event_of(raw: bytes) -> dict[str, Any]:
         raise BadEvent("not JSON") from None
     if not isinstance(event, dict) or not isinstance(event.get("id"), str):
         raise BadEvent("not a PayPal event")
+    identifier(event["id"], "the event's id")
     if not isinstance(event.get("event_type"), str) or not isinstance(event.get("resource"), dict):
         raise BadEvent("not a PayPal event")
     return event
@@ -237,7 +247,7 @@ def refund_of(event: dict[str, Any]) -> Refunded:
     amount, currency = _money(resource.get("amount"))
     return Refunded(
         provider=Provider.PAYPAL,
-        event_id=event["id"],
+        event_id=identifier(event["id"], "the event's id"),
         transaction_id=_text(capture_id, "the refund's up link"),
         amount=amount,
         currency=currency,
@@ -249,13 +259,17 @@ def order_booking(order: dict[str, Any], capture: Capture) -> Order:
     """The booking a paid order makes, checked by the intake API's own rules.
 
     Raises:
+        NotOurs: the order has no custom_id (another sale on the same PayPal account).
         BadEvent: the order doesn't say which business, when or what, or says it wrongly.
     """
     units = order.get("purchase_units")
     if not isinstance(units, list) or not units or not isinstance(units[0], dict):
         raise BadEvent("the order has no purchase unit")
     unit = units[0]
-    business_id, start, minutes = _custom_id(unit.get("custom_id"))
+    custom_id = unit.get("custom_id")
+    if custom_id is None or (isinstance(custom_id, str) and not custom_id.strip()):
+        raise NotOurs("the order has no custom_id: not a sale of our booking pages")
+    business_id, start, minutes = _custom_id(custom_id)
     price, price_currency = _money(unit.get("amount"))
     payer = part(order, "payer")
     name = part(payer, "name")
@@ -300,7 +314,7 @@ def _money(value: object) -> tuple[Decimal, str]:
         raise BadEvent("an amount is unreadable") from None
     if not amount.is_finite() or amount < 0 or len(currency) != 3:
         raise BadEvent("an amount is unreadable")
-    return amount, currency
+    return within_limit(amount, "an amount"), currency
 
 
 def _time(value: object) -> datetime:
@@ -314,9 +328,9 @@ def _time(value: object) -> datetime:
 
 
 def _text(value: object, what: str) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > 200:
+    if not isinstance(value, str):
         raise BadEvent(f"{what} is missing")
-    return value.strip()
+    return identifier(value, what)
 
 
 def _path(value: object, *keys: str, required: bool = True) -> Any:

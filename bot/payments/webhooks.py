@@ -16,12 +16,12 @@ from fastapi.responses import JSONResponse
 
 from bot import logs
 from bot.payments import inkress, paypal
-from bot.payments.booking import BadEvent
+from bot.payments.booking import BadEvent, NotOurs
 from bot.payments.paypal import PayPal, PayPalUnreachable
 from core.clock import Clock
 from core.errors import DomainError
 from core.model import Provider
-from core.payments import Order, Payments
+from core.payments import Applied, Order, Payments
 from storage.businesses import SqlBusinesses
 
 log = logs.get("bot.payments")
@@ -89,17 +89,13 @@ def mount(
                     return order
 
                 applied = await payments.paid(
-                    Provider.INKRESS,
-                    str(event["id"]),
-                    order.booking.payment.transaction_id,
-                    read,
-                    business_id,
+                    Provider.INKRESS, inkress.event_key(event, business_id), read
                 )
                 outcome = applied.value
             elif kind == inkress.REFUNDED:
                 outcome = (await payments.refunded(inkress.refund_of(event, business_id))).value
             else:
-                outcome = "ignored"
+                outcome = Applied.IGNORED.value
         except (BadEvent, DomainError) as exc:
             log.info("inkress.bad_event", business=business_id, reason=str(exc))
             return _answer(400, f"Unusable event: {exc}.")
@@ -126,11 +122,14 @@ async def _paypal_event(event: dict[str, Any], client: PayPal, payments: Payment
         async def read() -> Order:
             return paypal.order_booking(await client.order(capture.order_id), capture)
 
-        applied = await payments.paid(Provider.PAYPAL, str(event["id"]), capture.id, read)
+        try:
+            applied = await payments.paid(Provider.PAYPAL, str(event["id"]), read)
+        except NotOurs:
+            return Applied.IGNORED.value  # another sale on the account: nothing changes
         return applied.value
     if kind == paypal.CAPTURE_REFUNDED:
         return (await payments.refunded(paypal.refund_of(event))).value
-    return "ignored"  # an event type we don't use: acknowledged, so it isn't sent again
+    return Applied.IGNORED.value  # an event type we don't use: acknowledged, so it isn't sent again
 
 
 def _answer(status: int, detail: str) -> JSONResponse:

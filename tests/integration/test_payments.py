@@ -203,7 +203,7 @@ async def test_a_paypal_capture_makes_the_pending_booking_as_intake_does(shop: S
     assert shop.paypal.verified[0]["webhook_id"] == paypal_api.WEBHOOK_ID
 
 
-async def test_a_capture_of_a_booking_already_made_changes_nothing_and_reads_no_order(
+async def test_a_capture_of_a_booking_already_made_changes_nothing(
     shop: Shop,
 ) -> None:
     body = {
@@ -221,12 +221,18 @@ async def test_a_capture_of_a_booking_already_made_changes_nothing_and_reads_no_
         "/api/bookings", json=body, headers={"Authorization": f"Bearer {PLUM_KEY}"}
     )
     assert made.status_code == 201
+    sold(shop)
     response = await post_paypal(
         shop, paypal_api.capture_completed("2GG279541U471931P", "5O190127TN364715T")
     )
     assert response.status_code == 200 and response.json() == {"outcome": "known"}
     assert await booking_ids(shop) == [made.json()["id"]]
-    assert shop.paypal.calls["order"] == 0
+    # The order is read once (it names the business whose booking it is), a repeat not at all.
+    again = await post_paypal(
+        shop, paypal_api.capture_completed("2GG279541U471931P", "5O190127TN364715T")
+    )
+    assert again.json() == {"outcome": "repeat"}
+    assert shop.paypal.calls["order"] == 1
 
 
 async def test_a_repeated_event_is_answered_and_applied_once_with_the_token_reused(
@@ -394,14 +400,18 @@ async def test_a_refund_before_its_capture_is_kept_then_applied_when_the_capture
 async def test_a_refund_and_its_capture_delivered_at_once_always_meet(shop: Shop) -> None:
     """Each side reads the other again after its own commit: whichever commits later sees
     the other's row, so the refund is never left waiting for a delivery that won't come."""
+    answers: list[httpx.Response] = []
     for n in range(8):
         capture, order = f"2GG27954{n:02d}U47193P", f"5O19012{n:02d}TN36471T"
         sold(shop, capture, order)
-        await asyncio.gather(
+        answers += await asyncio.gather(
             post_paypal(shop, paypal_api.capture_completed(capture, order)),
             post_paypal(shop, paypal_api.capture_refunded(capture, f"1Y10799{n:02d}YT7834V")),
         )
-    for booking_id in await booking_ids(shop):
+    assert [a.status_code for a in answers] == [200] * 16, [a.text for a in answers]
+    ids = await booking_ids(shop)
+    assert len(ids) == 8
+    for booking_id in ids:
         booking = await shown(shop, booking_id)
         assert booking["refund"]["state"] == "issued", booking
 
@@ -492,8 +502,11 @@ def inkress_event(
     reference: str = "INK-REF-7731",
     total: str = "5250.75",
     at: float | None = None,
+    price: str | None = None,
+    start: str = "2026-11-26T10:00:00-05:00",
 ) -> bytes:
-    """An Inkress event as its admin SDK's envelope has it; `total` a JSON number."""
+    """An Inkress event as its admin SDK's envelope has it; `total` a JSON number. Inkress
+    sends no price: `meta_data.price` is our own optional field, sent only when asked."""
     envelope = {
         "id": event_id,
         "timestamp": int(at if at is not None else NOW.timestamp()),
@@ -515,16 +528,16 @@ def inkress_event(
                     },
                     "meta_data": {
                         "service": "Hot stone massage",
-                        "start": "2026-11-26T10:00:00-05:00",
+                        "start": start,
                         "duration_minutes": 60,
-                        "price": "<total>",
+                        **({"price": "<price>"} if price is not None else {}),
                     },
                 }
             },
         },
     }
     # The total as a JSON number, written as Inkress writes it (never through a float).
-    body = json.dumps(envelope).replace('"<total>"', total)
+    body = json.dumps(envelope).replace('"<total>"', total).replace('"<price>"', price or "")
     json.loads(body)  # a real JSON body
     return body.encode()
 
@@ -673,3 +686,245 @@ async def test_refunds_lists_the_refunds_owed_longest_owed_first(
     assert reply.title == "Refunds owed, oldest first"
     marked = await shown(shop, made[0])
     assert marked["refund"]["state"] == "issued" and marked["payment"]["status"] == "refunded"
+
+
+# --- what a reviewer found (issue 21) ---------------------------------------------------------
+
+
+def plain(message: Any) -> str:
+    body = message.get_body(("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+async def test_an_amount_beyond_any_booking_is_refused_never_a_crash(shop: Shop) -> None:
+    for total in ("1e30", "100000000000", "1E+11"):
+        raw = inkress_event("order.paid", total=total)
+        response = await post_inkress(shop, raw, signed(raw))
+        assert response.status_code == 400, (total, response.text)
+    largest = inkress_event("order.paid", total="99999999999.99", event_id="evt_big")
+    assert (await post_inkress(shop, largest, signed(largest))).status_code == 200
+    refund = paypal_api.capture_refunded("2GG279541U471931P", "R-HUGE", value="1E+30")
+    assert (await post_paypal(shop, refund)).status_code == 400
+    assert await count(shop.services, payment_events) == 1  # the largest order's alone
+
+
+async def test_ids_longer_than_we_keep_are_refused_never_a_crash(shop: Shop) -> None:
+    too_long = "X" * 201
+    for raw in (
+        inkress_event("order.paid", reference=too_long),
+        inkress_event("order.paid", event_id="E" * 256),
+        inkress_event("order.refunded", event_id="E" * 256),
+    ):
+        response = await post_inkress(shop, raw, signed(raw))
+        assert response.status_code == 400, response.text
+    for event in (
+        paypal_api.capture_refunded("2GG279541U471931P", "R-1", event_id="W" * 256),
+        paypal_api.capture_completed("2GG279541U471931P", "O-1", event_id="W" * 256),
+        paypal_api.capture_refunded(too_long, "R-1"),
+    ):
+        assert (await post_paypal(shop, event)).status_code == 400
+    assert await booking_ids(shop) == []
+    assert await count(shop.services, payment_events) == 0
+
+
+async def test_a_capture_of_another_sale_on_the_account_is_ignored(shop: Shop) -> None:
+    sold(shop)
+    del shop.paypal.orders["5O190127TN364715T"]["purchase_units"][0]["custom_id"]
+    event = paypal_api.capture_completed("2GG279541U471931P", "5O190127TN364715T")
+    response = await post_paypal(shop, event)
+    assert response.status_code == 200 and response.json() == {"outcome": "ignored"}
+    assert await booking_ids(shop) == []
+    assert await count(shop.services, payment_events) == 0
+
+
+async def test_a_capture_naming_a_business_we_do_not_have_is_refused(shop: Shop) -> None:
+    shop.paypal.orders["O-9"] = paypal_api.order("O-9", "C-9", business_id=9999)
+    response = await post_paypal(shop, paypal_api.capture_completed("C-9", "O-9"))
+    assert response.status_code == 400
+    assert await booking_ids(shop) == []
+
+
+async def test_a_paid_order_whose_start_has_passed_is_booked_and_flagged(shop: Shop) -> None:
+    past = "2026-11-25T08:00:00-05:00"  # 13:00 UTC: an hour before now
+    shop.paypal.orders["O-1"] = paypal_api.order(
+        "O-1", "C-1", business_id=shop.salon.id, start=past
+    )
+    response = await post_paypal(shop, paypal_api.capture_completed("C-1", "O-1"))
+    assert response.status_code == 200 and response.json() == {"outcome": "created"}
+    raw = inkress_event("order.paid", start="2026-11-25T08:30:00-05:00")
+    assert (await post_inkress(shop, raw, signed(raw))).json() == {"outcome": "created"}
+    salon_booking, spa_booking = await booking_ids(shop)
+    for booking_id, key in ((salon_booking, PLUM_KEY), (spa_booking, "jp_test_key_spa")):
+        booking = await shown(shop, booking_id, key)
+        assert booking["status"] == "pending"
+        assert booking["needs_review"] is True
+        assert booking["review_reason"] == "Paid for an appointment that had already started."
+    await deliver_mail(shop)
+    (owner_mail, _) = shop.smtp.mailbox.of_kind("owner-new-booking")
+    assert "Check the payment: Paid for an appointment that had already started." in plain(
+        owner_mail
+    )
+    # The intake API still refuses a start that has passed.
+    body = {
+        "customer": {"name": "Ana Silva", "email": "ana@example.com"},
+        "service": {"name": "Haircut", "duration_minutes": 45},
+        "start": past,
+        "payment": {
+            "provider": "paypal",
+            "transaction_id": "T-P",
+            "amount": "45",
+            "currency": "USD",
+        },
+    }
+    made = await shop.http.post(
+        "/api/bookings", json=body, headers={"Authorization": f"Bearer {PLUM_KEY}"}
+    )
+    assert made.status_code == 422  # as before: the intake API never books the past
+
+
+async def test_the_owner_email_says_cash_is_due_and_shows_why_a_payment_is_flagged(
+    shop: Shop,
+) -> None:
+    body = {
+        "customer": {"name": "Ana Silva", "email": "ana@example.com"},
+        "service": {"name": "Haircut", "duration_minutes": 45, "price": "45.00"},
+        "start": START,
+        "payment": {"provider": "cash", "amount": "45.00", "currency": "USD"},
+    }
+    made = await shop.http.post(
+        "/api/bookings", json=body, headers={"Authorization": f"Bearer {PLUM_KEY}"}
+    )
+    assert made.status_code == 201
+    await deliver_mail(shop)
+    (cash,) = shop.smtp.mailbox.of_kind("owner-new-booking")
+    assert "US$45.00 is due at the appointment (cash)." in plain(cash)
+    assert "has paid" not in plain(cash) and "Check the payment" not in plain(cash)
+
+    sold(shop)
+    await post_paypal(
+        shop,
+        paypal_api.capture_completed("2GG279541U471931P", "5O190127TN364715T", value="40.00"),
+    )
+    await deliver_mail(shop)
+    _, flagged = shop.smtp.mailbox.of_kind("owner-new-booking")
+    text = plain(flagged)
+    assert "The customer has paid." in text
+    assert "Check the payment: Paid US$40.00, but the service's price is US$45.00." in text
+    html = flagged.get_body(("html",))
+    assert html is not None and "Check the payment" in html.get_content()
+
+
+async def test_the_cancelled_email_shows_a_partial_refund_as_what_it_was(shop: Shop) -> None:
+    sold(shop)
+    await post_paypal(shop, paypal_api.capture_completed("2GG279541U471931P", "5O190127TN364715T"))
+    (booking_id,) = await booking_ids(shop)
+    await post_paypal(shop, paypal_api.capture_refunded("2GG279541U471931P", "R-1", value="20.00"))
+    await shop.services.desk.act(shop.salon, booking_id, Move.CANCEL, OWNER)
+    await deliver_mail(shop)
+    await deliver_mail(shop)
+    (cancelled,) = shop.smtp.mailbox.of_kind("cancelled")
+    text = " ".join(plain(cancelled).split())
+    assert "US$20.00 (of US$45.00 paid) (PayPal, transaction 2GG279541U471931P)" in text
+    assert "Your payment of US$45.00" not in text
+    html = cancelled.get_body(("html",))
+    assert html is not None and "(of US$45.00 paid)" in html.get_content()
+
+
+async def test_another_business_can_not_claim_a_paypal_capture(shop: Shop) -> None:
+    """The spa's API key makes a booking with the salon's capture id: the salon's capture
+    still makes the salon's booking, and its refund goes to it."""
+    body = {
+        "customer": {"name": "Mallory", "email": "m@example.com"},
+        "service": {"name": "Haircut", "duration_minutes": 45},
+        "start": START,
+        "payment": {
+            "provider": "paypal",
+            "transaction_id": "2GG279541U471931P",
+            "amount": "45.00",
+            "currency": "USD",
+        },
+    }
+    claimed = await shop.http.post(
+        "/api/bookings", json=body, headers={"Authorization": "Bearer jp_test_key_spa"}
+    )
+    assert claimed.status_code == 201
+    sold(shop)
+    response = await post_paypal(
+        shop, paypal_api.capture_completed("2GG279541U471931P", "5O190127TN364715T")
+    )
+    assert response.json() == {"outcome": "created"}
+    claim_id, real_id = await booking_ids(shop)
+    assert claim_id == claimed.json()["id"]
+    assert (await shown(shop, real_id))["customer"]["name"] == "Ana Silva"
+    refund = paypal_api.capture_refunded("2GG279541U471931P", "R-1")
+    assert (await post_paypal(shop, refund)).json() == {"outcome": "refunded"}
+    assert (await shown(shop, real_id))["refund"]["state"] == "issued"
+    assert (await shown(shop, claim_id, "jp_test_key_spa"))["refund"]["state"] == "none"
+
+
+async def test_two_businesses_inkress_event_ids_do_not_collide(shop: Shop) -> None:
+    spa = inkress_event("order.paid", event_id="evt_01")
+    salon = inkress_event("order.paid", event_id="evt_01", reference="SALON-REF-1")
+    assert (await post_inkress(shop, spa, signed(spa))).json() == {"outcome": "created"}
+    response = await shop.http.post(
+        f"/webhooks/inkress/{shop.salon.id}", content=salon, headers=signed(salon, OTHER_SECRET)
+    )
+    assert response.status_code == 200 and response.json() == {"outcome": "created"}
+    assert len(await booking_ids(shop)) == 2
+
+
+@pytest.mark.parametrize(
+    ("where", "status", "body"),
+    [
+        ("verify", 200, "<html>Service Unavailable</html>"),
+        ("verify", 200, '{"verification_status": "PENDING"}'),
+        ("verify", 429, '{"name": "RATE_LIMIT_REACHED"}'),
+        ("verify", 503, '{"name": "SERVICE_UNAVAILABLE"}'),
+        ("verify", 400, '{"name": "VALIDATION_ERROR"}'),
+        ("order", 429, '{"name": "RATE_LIMIT_REACHED"}'),
+        ("order", 200, "not json"),
+        ("order", 502, "Bad Gateway"),
+    ],
+)
+async def test_paypal_answering_badly_is_503_never_401_or_400(
+    shop: Shop, where: str, status: int, body: str
+) -> None:
+    sold(shop)
+    setattr(shop.paypal, f"{where}_answer", (status, body))
+    event = paypal_api.capture_completed("2GG279541U471931P", "5O190127TN364715T")
+    response = await post_paypal(shop, event)
+    assert response.status_code == 503, response.text
+    assert await booking_ids(shop) == []
+    assert await count(shop.services, payment_events) == 0
+    setattr(shop.paypal, f"{where}_answer", None)
+    assert (await post_paypal(shop, event)).json() == {"outcome": "created"}
+
+
+async def test_a_refund_in_another_currency_is_not_added_but_flagged(shop: Shop) -> None:
+    code = await shop.services.chat.issue_link_code(shop.salon.id)
+    await shop.services.chat.link(SALON_CHAT, Person("U1", "Riley"), code)
+    sold(shop)
+    await post_paypal(shop, paypal_api.capture_completed("2GG279541U471931P", "5O190127TN364715T"))
+    (booking_id,) = await booking_ids(shop)
+    refund = paypal_api.capture_refunded("2GG279541U471931P", "R-EUR", value="20.00")
+    refund["resource"]["amount"]["currency_code"] = "EUR"
+    response = await post_paypal(shop, refund)
+    assert response.status_code == 200 and response.json() == {"outcome": "flagged"}
+    booking = await shown(shop, booking_id)
+    assert booking["refund"]["state"] == "none"
+    assert booking["payment"]["status"] == "paid"
+    assert booking["needs_review"] is True
+    assert booking["review_reason"] == (
+        "PayPal reported a refund of €20.00, but the payment was in USD: "
+        "it isn't counted as a refund."
+    )
+    assert (await post_paypal(shop, refund)).json() == {"outcome": "repeat"}
+    rows = await shop.services.db.read(
+        lambda conn: conn.execute(
+            select(payment_events.c.booking_id, payment_events.c.currency).where(
+                payment_events.c.kind == "refunded"
+            )
+        ).all()
+    )
+    assert [tuple(r) for r in rows] == [(booking_id, "EUR")]

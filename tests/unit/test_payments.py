@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from bot.payments import inkress, paypal
-from bot.payments.booking import BadEvent
+from bot.payments.booking import BadEvent, NotOurs
 from core import commands, payments
 from core.lifecycle import Status
 from core.model import (
@@ -182,13 +182,22 @@ def test_a_paypal_order_is_read_into_the_booking_it_makes() -> None:
 
 @pytest.mark.parametrize(
     "custom_id",
-    ["", "7", "x|2026-11-26T10:00:00-05:00|45", "7|2026-11-26T10:00:00|45", "7|soon|45"],
+    ["7", "x|2026-11-26T10:00:00-05:00|45", "7|2026-11-26T10:00:00|45", "7|soon|45"],
 )
 def test_a_paypal_order_without_a_usable_custom_id_is_refused(custom_id: str) -> None:
     capture = paypal.capture_of(paypal_api.capture_completed("C1", "O1"))
     found = paypal_api.order("O1", "C1", business_id=7)
     found["purchase_units"][0]["custom_id"] = custom_id
     with pytest.raises(BadEvent):
+        paypal.order_booking(found, capture)
+
+
+@pytest.mark.parametrize("custom_id", [None, "", "  "])
+def test_a_paypal_order_with_no_custom_id_is_not_ours(custom_id: str | None) -> None:
+    capture = paypal.capture_of(paypal_api.capture_completed("C1", "O1"))
+    found = paypal_api.order("O1", "C1", business_id=7)
+    found["purchase_units"][0]["custom_id"] = custom_id
+    with pytest.raises(NotOurs):
         paypal.order_booking(found, capture)
 
 
