@@ -14,7 +14,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -29,6 +29,8 @@ from core.errors import (
     IllegalMove,
     NoSuchLocalTime,
     NotMovable,
+    StartInPast,
+    StartTooFar,
 )
 from core.events import Event, EventKind
 from core.lifecycle import RESCHEDULABLE, TRANSITIONS, Move, MoveOutcome, Status
@@ -451,11 +453,9 @@ class ChatDesk:
         business = await self.business_of(key)
         if business is None:
             return Problem(wording.not_linked(key.platform.value))
-        start_at = periods.local_start(day, at, business.zone)
-        if start_at is None:
-            return Problem(wording.domain_error(NoSuchLocalTime(day, at, business.timezone)))
         actor = self.actor(key, person)
         try:
+            start_at = _local_start(business, day, at)
             done = await self.desk.reschedule(business, booking_id, start_at, actor, drawn)
         except NotMovable as err:
             return await self._refused(business, booking_id, wording.domain_error(err))
@@ -468,11 +468,8 @@ class ChatDesk:
     def check_when(self, business: Business, day: date, at: time) -> str | None:
         """Why a new local start can't be taken (skipped by the clocks, past, too far), in
         words, or None: for a surface that validates its input before closing it."""
-        start_at = periods.local_start(day, at, business.zone)
-        if start_at is None:
-            return wording.domain_error(NoSuchLocalTime(day, at, business.timezone))
         try:
-            self.desk.check_start(start_at)
+            self.desk.check_start(_local_start(business, day, at))
         except DomainError as err:
             return wording.domain_error(err)
         return None
@@ -613,6 +610,24 @@ class ChatDesk:
         # A surface that can't edit what it showed is told of the owners' changes too.
         said = notices[0] if notices else change_said(event)
         return Content(notice=notice_text(said, booking, business), card=card)
+
+
+def _local_start(business: Business, day: date, at: time) -> datetime:
+    """A local start in UTC, for a move asked from a chat surface.
+
+    Raises:
+        NoSuchLocalTime: the clocks skip it.
+        StartInPast / StartTooFar: a year at the calendar's edge (forged input), which
+            can't be turned into UTC at all.
+    """
+    try:
+        start_at = periods.local_start(day, at, business.zone)
+    except OverflowError:
+        naive = datetime.combine(day, at, tzinfo=UTC)
+        raise StartInPast(naive) if day.year < 2000 else StartTooFar(naive) from None
+    if start_at is None:
+        raise NoSuchLocalTime(day, at, business.timezone)
+    return start_at
 
 
 def notice_text(data: dict[str, Any], booking: Booking | None, business: Business) -> str | None:
