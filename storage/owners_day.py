@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from core import owners_day as day
 from core.chat import ChatKind
 from core.lifecycle import Status
+from core.model import PaymentStatus
 from core.notifications import RETRY_WINDOW, DeliveryStatus
 from storage import rows
 from storage.bookings import SqlBookingStore
@@ -155,10 +156,11 @@ class SqlOwnersDay:
     # Nudges
 
     async def plan_nudges(self, now: datetime) -> int:
-        """Each pending booking's nudge that fell due (the later one only, after downtime),
+        """Each paid pending booking's nudge that fell due (the later one only, after downtime),
         once per conversation."""
         waiting = select(bookings).where(
             bookings.c.status == Status.PENDING.value,
+            bookings.c.payment_status == PaymentStatus.PAID.value,  # "a paid booking"
             or_(
                 # due by the start: within a day of it (the end bounds the index scan)
                 and_(bookings.c.end_at > now, bookings.c.end_at <= now + _START_WINDOW),

@@ -5,6 +5,7 @@ grouped, nudges once each, the morning digest on the days the clocks change, and
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from core.cards import ActionId
 from core.chat import Acted, ConversationKey, Person, Platform
 from core.clock import FixedClock
 from core.lifecycle import Move, Status
-from core.model import Business
+from core.model import Business, PaymentStatus, Provider
 from storage import migrate
 from storage.migrate import alembic_config
 from storage.tables import outbox
@@ -501,3 +502,25 @@ async def test_the_digest_names_yesterday_s_open_appointments_and_refunds_owed(
     not_closed = text.split("Yesterday, not closed out")[1]
     assert f"10:00 #{open_one} Ana Silva · Haircut · pending" in not_closed
     assert f"#{closed}" not in text
+
+
+async def test_only_a_paid_booking_is_nudged_cash_due_at_the_appointment_is_not(
+    services: Services, business: Business, dispatcher: ChatDispatcher, platform: FakePlatform
+) -> None:
+    await link(services, business, SALON)
+    start = START + timedelta(days=1)
+    paid = await book(services, business, start, "PAID")
+    cash = new_booking(name="Bea Costa", start=start, txn="CASH-1", provider=Provider.CASH)
+    due, _ = await services.desk.intake(
+        business, replace(cash, payment=replace(cash.payment, status=PaymentStatus.DUE)), PAGE
+    )
+    assert due.payment.status is PaymentStatus.DUE
+    await dispatcher.drain()
+    for at in (datetime(2026, 11, 25, 16, 0, tzinfo=UTC), start - timedelta(hours=2)):
+        set_clock(services, at)
+        await delivered(services, dispatcher, platform)
+    nudged = [p.content.card.booking_id for p in platform.posts if "still waiting" in
+              p.content.headline and p.content.card]  # fmt: skip
+    assert nudged == [paid, paid]
+    keys = [k for _, k in await queued(services, "chat.nudge")]
+    assert keys == [f"nudge:1:{paid}:1", f"nudge:1:{paid}:2"]
