@@ -381,7 +381,13 @@ class ChatDesk:
         return await self.desk.run(business, command, self.actor(key, person))
 
     async def tap(
-        self, key: ConversationKey, person: Person, value: object, told: Told | None = None
+        self,
+        key: ConversationKey,
+        person: Person,
+        value: object,
+        told: Told | None = None,
+        *,
+        closing_out: bool = False,
     ) -> Acted | ReasonPrompt | ReschedulePrompt | BookingCard | Problem:
         """A button pressed on a card. The payload is never trusted: the booking is read
         again, within the conversation's business, and the move applies only if the booking
@@ -389,7 +395,9 @@ class ChatDesk:
 
         `told`, if given, hears a move's outcome (its words, and whether it changed
         anything) as soon as the move is settled, before the card is drawn again: a surface
-        that must answer a tap quickly (Telegram's toast) answers from it."""
+        that must answer a tap quickly (Telegram's toast) answers from it. `closing_out`: the
+        button is a close-out prompt's, which acts only on an appointment that has ended (a
+        prompt's buttons stay on screen after the booking is moved)."""
         business = await self.business_of(key)
         if business is None:
             return Problem(wording.not_linked(key.platform.value))
@@ -398,7 +406,8 @@ class ChatDesk:
             return Problem(wording.UNKNOWN_BUTTON)
         move = tap.action.move
         if move is not None and move is not Move.CANCEL:  # the guarded move reads it itself
-            return await self._move(business, tap, move, self.actor(key, person), told=told)
+            actor = self.actor(key, person)
+            return await self._move(business, tap, move, actor, told=told, closing_out=closing_out)
         try:
             booking = await self.desk.booking(business, tap.booking_id)
         except BookingNotFound as err:
@@ -501,9 +510,12 @@ class ChatDesk:
         actor: Actor,
         reason: str | None = None,
         told: Told | None = None,
+        closing_out: bool = False,
     ) -> Acted | Problem:
         try:
-            done = await self.desk.act(business, tap.booking_id, move, actor, reason, tap.drawn)
+            done = await self.desk.act(
+                business, tap.booking_id, move, actor, reason, tap.drawn, closing_out=closing_out
+            )
         except IllegalMove as err:
             text = wording.illegal_move(err)
             if told is not None:
@@ -578,9 +590,10 @@ class ChatDesk:
                 found.append(await self.desk.booking(business, booking_id))
             except BookingNotFound:
                 continue
-        if not redraw and not any(b.status in owners_day.OPEN for b in found):
+        now = self.clock.now()
+        if not redraw and not any(owners_day.closeable(b, now) for b in found):
             return None
-        prompt = owners_day.prompt_for(found, business)
+        prompt = owners_day.prompt_for(found, business, now)
         return Content(wording.CLOSEOUT_HEADLINE, prompt=prompt) if prompt else None
 
     async def _daily(self, business: Business, delivery: QueuedChat) -> Content | None:

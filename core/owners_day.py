@@ -170,10 +170,16 @@ class Prompt:
         return tuple(i.booking_id for i in self.items)
 
 
-def prompt_for(bookings: list[Booking], business: Business) -> Prompt | None:
+def closeable(booking: Booking, now: datetime) -> bool:
+    """Whether a close-out prompt may ask about a booking: still open, and ended (one moved
+    after its prompt was sent is asked about again after its new end)."""
+    return booking.status in OPEN and booking.end_at <= now
+
+
+def prompt_for(bookings: list[Booking], business: Business, now: datetime) -> Prompt | None:
     """The close-out prompt as it is now: each booking with Completed and No-show while it
-    is open, and how it was closed once it is; None when none of them is open any more and
-    nothing was asked yet (`bookings` empty)."""
+    is open and ended, and how it was closed once it is; None when there is nothing to ask
+    about (`bookings` empty)."""
     if not bookings:
         return None
     zone = business.zone
@@ -183,15 +189,15 @@ def prompt_for(bookings: list[Booking], business: Business) -> Prompt | None:
             booking_id=b.id,
             line=f"{b.ref} · {wording.summary(b, zone)}",
             status_line=wording.status_line(b, zone),
-            actions=_closeout_actions(b),
+            actions=_closeout_actions(b, now),
         )
         for b in in_order
     )
     return Prompt(wording.closeout_question([b.ref for b in in_order]), items)
 
 
-def _closeout_actions(booking: Booking) -> tuple[CardAction, ...]:
-    if booking.status not in OPEN:
+def _closeout_actions(booking: Booking, now: datetime) -> tuple[CardAction, ...]:
+    if not closeable(booking, now):
         return ()
     return (
         CardAction(

@@ -137,15 +137,18 @@ class SqlOwnersDay:
                 ours[t.conversation_id].add(t.booking_id)
             deliveries = []
             for c, (conversation, mine) in wanted.items():
-                ids = [r.id for r in mine if r.id in ours[c]]  # in order of their end
-                for first in range(0, len(ids), day.CLOSEOUT_GROUP):
-                    group = ids[first : first + day.CLOSEOUT_GROUP]
+                ended = [r for r in mine if r.id in ours[c]]  # in order of their end
+                for first in range(0, len(ended), day.CLOSEOUT_GROUP):
+                    group = ended[first : first + day.CLOSEOUT_GROUP]
+                    # The first booking's end is in the key: a booking moved after its
+                    # prompt is asked about again after its new end, under a new key.
+                    key = f"closeout:{c}:{group[0].id}:{group[0].end_at:%Y%m%dT%H%M}"
                     deliveries.append(
                         _delivery(
                             conversation,
                             ChatKind.CLOSEOUT,
-                            f"closeout:{c}:{group[0]}",
-                            {"bookings": group},
+                            key,
+                            {"bookings": [r.id for r in group]},
                             now,
                         )
                     )

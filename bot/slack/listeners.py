@@ -152,7 +152,7 @@ class SlackListeners:
             await self._tell(body, respond, NOT_A_MEMBER)
             return
         person = person_of(body)
-        result = await self.chat.tap(key, person, value)
+        result = await self.chat.tap(key, person, value, closing_out=in_prompt)
         if isinstance(result, ReasonPrompt):
             metadata = self._metadata(body, str(value), key)
             view = blocks.cancel_modal(metadata, f"#{result.booking_id}", result.question)

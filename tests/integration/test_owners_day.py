@@ -21,6 +21,7 @@ from core.chat import Acted, ConversationKey, Person, Platform
 from core.clock import FixedClock
 from core.lifecycle import Move, Status
 from core.model import Business, PaymentStatus, Provider
+from core.replies import Problem
 from storage import migrate
 from storage.migrate import alembic_config
 from storage.tables import outbox
@@ -121,8 +122,8 @@ async def test_close_out_prompts_come_15_minutes_after_the_end_grouped_and_once(
     assert third.content.prompt is not None
     assert third.content.prompt.question == f"Did #{later} happen?"
     assert await queued(services, "chat.closeout") == [
-        (1, f"closeout:1:{first}"),
-        (1, f"closeout:1:{later}"),
+        (1, f"closeout:1:{first}:20261126T1545"),
+        (1, f"closeout:1:{later}:20261126T1745"),
     ]
 
 
@@ -524,3 +525,39 @@ async def test_only_a_paid_booking_is_nudged_cash_due_at_the_appointment_is_not(
     assert nudged == [paid, paid]
     keys = [k for _, k in await queued(services, "chat.nudge")]
     assert keys == [f"nudge:1:{paid}:1", f"nudge:1:{paid}:2"]
+
+
+async def test_a_booking_moved_after_its_prompt_is_asked_about_again_after_its_new_end(
+    services: Services, business: Business, dispatcher: ChatDispatcher, platform: FakePlatform
+) -> None:
+    await link(services, business, SALON)
+    booking_id = await book(services, business, START, "A")  # 10:00-10:45 EST
+    await services.desk.act(business, booking_id, Move.CONFIRM, OWNER)
+    set_clock(services, START + timedelta(minutes=60))
+    (prompt,) = [p for p in await delivered(services, dispatcher, platform) if p.content.prompt]
+    assert prompt.content.prompt is not None
+    (complete,) = [a for a in prompt.content.prompt.items[0].actions if a.label == "Completed"]
+
+    # Moved to Sat 10:00 after the prompt was sent: its buttons go, and a stale one is refused.
+    new_start = START + timedelta(days=2)
+    await services.desk.reschedule(business, booking_id, new_start, OWNER)
+    await dispatcher.drain()
+    (redrawn,) = [e for e in platform.edits if e.content.prompt is not None]
+    assert redrawn.content.prompt is not None
+    assert [i.actions for i in redrawn.content.prompt.items] == [()]
+    stale = await services.chat.tap(SALON, RILEY, complete.value, closing_out=True)
+    assert isinstance(stale, Problem)
+    assert "was moved and hasn't ended yet" in stale.text
+    assert (await services.desk.booking(business, booking_id)).status is Status.CONFIRMED
+
+    set_clock(services, new_start + timedelta(minutes=59))
+    assert [p for p in await delivered(services, dispatcher, platform) if p.content.prompt] == []
+    set_clock(services, new_start + timedelta(minutes=60))  # 15 minutes after its new end
+    (again,) = [p for p in await delivered(services, dispatcher, platform) if p.content.prompt]
+    assert again.content.prompt is not None
+    assert again.content.prompt.question == f"Did #{booking_id} happen?"
+    assert [a.label for a in again.content.prompt.items[0].actions] == ["Completed", "No-show"]
+    assert await queued(services, "chat.closeout") == [
+        (1, f"closeout:1:{booking_id}:20261126T1545"),
+        (1, f"closeout:1:{booking_id}:20261128T1545"),
+    ]

@@ -550,7 +550,14 @@ async def test_from_its_start_a_booking_can_be_marked_a_no_show_and_the_card_off
     started(desk, booking)
     card = await desk.card(salon, booking.id)
     labels = [a.label for a in card.actions]
-    assert labels == ["Confirm", "Mark as completed", "Cancel", "No-show", "View details"]
+    assert labels == [
+        "Confirm",
+        "Mark as completed",
+        "Cancel",
+        "No-show",
+        "Reschedule",
+        "View details",
+    ]
     reply = await desk.handle(salon.id, f"no-show {booking.id}", OWNER)
     assert isinstance(reply, MoveDone) and reply.outcome is MoveOutcome.APPLIED
     assert reply.booking.status is Status.NO_SHOW
