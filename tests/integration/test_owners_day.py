@@ -561,3 +561,25 @@ async def test_a_booking_moved_after_its_prompt_is_asked_about_again_after_its_n
         (1, f"closeout:1:{booking_id}:20261126T1545"),
         (1, f"closeout:1:{booking_id}:20261128T1545"),
     ]
+
+
+async def test_downgrading_0010_leaves_no_reschedule_the_older_code_cant_read(
+    services: Services, business: Business
+) -> None:
+    booking_id = await book(services, business, START, "A")
+    await services.desk.reschedule(business, booking_id, START + timedelta(days=2), OWNER)
+    await services.db.write(lambda conn: command.downgrade(alembic_config(conn), "0009"))
+
+    def old_rows(conn: Connection) -> tuple[list[str], list[str | None], list[str]]:
+        kinds = conn.execute(text("SELECT kind FROM events ORDER BY id")).scalars().all()
+        notes = conn.execute(text("SELECT note FROM booking_history")).scalars().all()
+        mail = conn.execute(text("SELECT kind FROM outbox WHERE channel = 'mail'")).scalars()
+        return list(kinds), list(notes), sorted(mail.all())
+
+    kinds, notes, mail = await services.db.read(old_rows)
+    assert kinds == ["booking.created"]
+    assert notes == [None]
+    assert "rescheduled" not in mail and "created" in mail
+    await migrate.upgrade(services.db)
+    moved = await services.desk.booking(business, booking_id)
+    assert moved.start_at == START + timedelta(days=2) and moved.reschedules == ()
