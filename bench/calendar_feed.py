@@ -175,7 +175,7 @@ async def current_etag(url: str) -> str:
     try:
         feeds = SqlCalendarFeeds(db)
         business = await Desk(SqlBookingStore(db), SystemClock()).business(BIG)
-        version = await feeds.version(BIG)
+        version = await feeds.version(BIG, datetime.now(UTC))
         access = FeedAccess(BIG, with_contacts=False)
         today = datetime.now(UTC).date().isoformat()
         return calendar_feed.CalendarFeed.etag(business, access, version, today)

@@ -1,14 +1,15 @@
 """The owner's calendar feed: `GET /calendar/<token>.ics`, an iCalendar subscription a phone
 polls every few minutes.
 
-Cheap to poll: the ETag comes from the business's latest event id (one index probe: every
-change of a booking writes an event in its own transaction), the day (the window's edges
-move daily) and what else shows (the name, the zone, the contacts switch). A request whose
+Cheap to poll: the ETag comes from the business's events (storage.calendar_feeds.FeedVersion:
+two short index reads; every change of a booking writes an event in its own transaction, and
+one that commits after a later id is still seen), the day (the window's edges move daily) and
+what else shows (the name, the zone, the contacts switch). A request whose
 If-None-Match names it gets 304 without a booking read. A changed feed is drawn with the
 icalendar library and kept, per business, until its ETag moves on, so the next phones
 polling the same version get it from memory, and the next change draws only the bookings it
-touched (their events since the last draw). Unknown or malformed tokens get a 404, one
-answer for both.
+touched (their events above the last draw's settled floor). Unknown or malformed tokens get
+a 404, one answer for both.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from core.desk import Desk
 from core.errors import BusinessNotFound
 from core.lifecycle import Status
 from core.model import Business
-from storage.calendar_feeds import FeedAccess, FeedEntry, SqlCalendarFeeds
+from storage.calendar_feeds import FeedAccess, FeedEntry, FeedVersion, SqlCalendarFeeds
 
 PATH = "/calendar/{token}.ics"
 MEDIA_TYPE = "text/calendar; charset=utf-8"
@@ -69,7 +70,7 @@ class Drawn:
     draws only the bookings it touched and a new day only the day it adds."""
 
     etag: str
-    version: int  # the business's latest event id when drawn
+    version: FeedVersion  # the business's events when drawn
     basis: tuple[str, str, bool]  # name, zone, contacts: what else every event depends on
     window: tuple[datetime, datetime]
     events: dict[int, tuple[tuple[datetime, int], bytes]]
@@ -101,8 +102,9 @@ class CalendarFeed:
             business = await self.desk.business(access.business_id)
         except BusinessNotFound:
             return _not_found()
-        today = self.clock.now().date()
-        version = await self.feeds.version(business.id)  # read before the bookings, always
+        now = self.clock.now()
+        today = now.date()
+        version = await self.feeds.version(business.id, now)  # before the bookings, always
         etag = self.etag(business, access, version, today.isoformat())
         zipped = "gzip" in (accept_encoding or "").lower()
         shown = _variant(etag, zipped)
@@ -114,7 +116,7 @@ class CalendarFeed:
             async with self._drawing.setdefault(business.id, asyncio.Lock()):
                 # Read again: a request that drew while this one waited may have drawn a
                 # later version, which this one then serves too.
-                version = await self.feeds.version(business.id)
+                version = await self.feeds.version(business.id, now)
                 etag = self.etag(business, access, version, today.isoformat())
                 kept = self._kept.get(business.id)
                 if kept is None or kept.etag != etag:
@@ -137,10 +139,10 @@ class CalendarFeed:
         return await self.feeds.access(token_digest(token))
 
     @staticmethod
-    def etag(business: Business, access: FeedAccess, version: int, day: str) -> str:
+    def etag(business: Business, access: FeedAccess, version: FeedVersion, day: str) -> str:
         """A strong ETag from what a feed shows, computed without drawing it."""
         seed = "\x1f".join(
-            (FORMAT, str(business.id), str(version), day, business.name, business.timezone,
+            (FORMAT, str(business.id), version.key, day, business.name, business.timezone,
              str(access.with_contacts))
         )  # fmt: skip
         return f'"{hashlib.sha256(seed.encode()).hexdigest()[:32]}"'
@@ -149,7 +151,7 @@ class CalendarFeed:
         self,
         business: Business,
         access: FeedAccess,
-        version: int,
+        version: FeedVersion,
         etag: str,
         today: date,
         kept: Drawn | None,
@@ -165,10 +167,13 @@ class CalendarFeed:
         if (
             kept is not None
             and kept.basis == basis
-            and version >= kept.version
+            and version.floor >= kept.version.floor
             and start >= kept.window[0]
         ):
-            changed = await self.feeds.changed_since(business.id, kept.version, REDRAWN_ALONE)
+            # From the floor kept, not its latest id: an event with a lower id than that
+            # may have committed since (PostgreSQL), and it is above the floor.
+            since = kept.version.floor
+            changed = await self.feeds.changed_since(business.id, since, REDRAWN_ALONE)
         events: dict[int, tuple[tuple[datetime, int], bytes]] = {}
         if kept is None or changed is None:
             entries = await self.feeds.entries(business.id, start, end)

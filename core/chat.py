@@ -14,7 +14,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -29,6 +29,8 @@ from core.errors import (
     IllegalMove,
     NoSuchLocalTime,
     NotMovable,
+    StartInPast,
+    StartTooFar,
 )
 from core.events import Event, EventKind
 from core.lifecycle import RESCHEDULABLE, TRANSITIONS, Move, MoveOutcome, Status
@@ -379,7 +381,13 @@ class ChatDesk:
         return await self.desk.run(business, command, self.actor(key, person))
 
     async def tap(
-        self, key: ConversationKey, person: Person, value: object, told: Told | None = None
+        self,
+        key: ConversationKey,
+        person: Person,
+        value: object,
+        told: Told | None = None,
+        *,
+        closing_out: bool = False,
     ) -> Acted | ReasonPrompt | ReschedulePrompt | BookingCard | Problem:
         """A button pressed on a card. The payload is never trusted: the booking is read
         again, within the conversation's business, and the move applies only if the booking
@@ -387,7 +395,9 @@ class ChatDesk:
 
         `told`, if given, hears a move's outcome (its words, and whether it changed
         anything) as soon as the move is settled, before the card is drawn again: a surface
-        that must answer a tap quickly (Telegram's toast) answers from it."""
+        that must answer a tap quickly (Telegram's toast) answers from it. `closing_out`: the
+        button is a close-out prompt's, which acts only on an appointment that has ended (a
+        prompt's buttons stay on screen after the booking is moved)."""
         business = await self.business_of(key)
         if business is None:
             return Problem(wording.not_linked(key.platform.value))
@@ -396,7 +406,8 @@ class ChatDesk:
             return Problem(wording.UNKNOWN_BUTTON)
         move = tap.action.move
         if move is not None and move is not Move.CANCEL:  # the guarded move reads it itself
-            return await self._move(business, tap, move, self.actor(key, person), told=told)
+            actor = self.actor(key, person)
+            return await self._move(business, tap, move, actor, told=told, closing_out=closing_out)
         try:
             booking = await self.desk.booking(business, tap.booking_id)
         except BookingNotFound as err:
@@ -451,11 +462,9 @@ class ChatDesk:
         business = await self.business_of(key)
         if business is None:
             return Problem(wording.not_linked(key.platform.value))
-        start_at = periods.local_start(day, at, business.zone)
-        if start_at is None:
-            return Problem(wording.domain_error(NoSuchLocalTime(day, at, business.timezone)))
         actor = self.actor(key, person)
         try:
+            start_at = _local_start(business, day, at)
             done = await self.desk.reschedule(business, booking_id, start_at, actor, drawn)
         except NotMovable as err:
             return await self._refused(business, booking_id, wording.domain_error(err))
@@ -468,11 +477,8 @@ class ChatDesk:
     def check_when(self, business: Business, day: date, at: time) -> str | None:
         """Why a new local start can't be taken (skipped by the clocks, past, too far), in
         words, or None: for a surface that validates its input before closing it."""
-        start_at = periods.local_start(day, at, business.zone)
-        if start_at is None:
-            return wording.domain_error(NoSuchLocalTime(day, at, business.timezone))
         try:
-            self.desk.check_start(start_at)
+            self.desk.check_start(_local_start(business, day, at))
         except DomainError as err:
             return wording.domain_error(err)
         return None
@@ -504,9 +510,12 @@ class ChatDesk:
         actor: Actor,
         reason: str | None = None,
         told: Told | None = None,
+        closing_out: bool = False,
     ) -> Acted | Problem:
         try:
-            done = await self.desk.act(business, tap.booking_id, move, actor, reason, tap.drawn)
+            done = await self.desk.act(
+                business, tap.booking_id, move, actor, reason, tap.drawn, closing_out=closing_out
+            )
         except IllegalMove as err:
             text = wording.illegal_move(err)
             if told is not None:
@@ -581,9 +590,10 @@ class ChatDesk:
                 found.append(await self.desk.booking(business, booking_id))
             except BookingNotFound:
                 continue
-        if not redraw and not any(b.status in owners_day.OPEN for b in found):
+        now = self.clock.now()
+        if not redraw and not any(owners_day.closeable(b, now) for b in found):
             return None
-        prompt = owners_day.prompt_for(found, business)
+        prompt = owners_day.prompt_for(found, business, now)
         return Content(wording.CLOSEOUT_HEADLINE, prompt=prompt) if prompt else None
 
     async def _daily(self, business: Business, delivery: QueuedChat) -> Content | None:
@@ -613,6 +623,24 @@ class ChatDesk:
         # A surface that can't edit what it showed is told of the owners' changes too.
         said = notices[0] if notices else change_said(event)
         return Content(notice=notice_text(said, booking, business), card=card)
+
+
+def _local_start(business: Business, day: date, at: time) -> datetime:
+    """A local start in UTC, for a move asked from a chat surface.
+
+    Raises:
+        NoSuchLocalTime: the clocks skip it.
+        StartInPast / StartTooFar: a year at the calendar's edge (forged input), which
+            can't be turned into UTC at all.
+    """
+    try:
+        start_at = periods.local_start(day, at, business.zone)
+    except OverflowError:
+        naive = datetime.combine(day, at, tzinfo=UTC)
+        raise StartInPast(naive) if day.year < 2000 else StartTooFar(naive) from None
+    if start_at is None:
+        raise NoSuchLocalTime(day, at, business.timezone)
+    return start_at
 
 
 def notice_text(data: dict[str, Any], booking: Booking | None, business: Business) -> str | None:

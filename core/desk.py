@@ -31,6 +31,7 @@ from core.errors import (
     BusinessNotFound,
     DomainError,
     NoSuchLocalTime,
+    NotEndedYet,
     NotMovable,
     NotRefundable,
     NotStartedYet,
@@ -265,6 +266,8 @@ class Desk:
         actor: Actor,
         reason: str | None = None,
         expected: Status | None = None,
+        *,
+        closing_out: bool = False,
     ) -> MoveDone:
         """Apply a move; a repeat is a harmless no-op, a lost race is reported, not retried.
 
@@ -277,6 +280,8 @@ class Desk:
             IllegalMove: the booking's status does not allow the move (perhaps a moment ago),
                 or it changed since the card was drawn (`changed_by` says who changed it).
             NotStartedYet: a no-show (or completing a pending booking) before the start.
+            NotEndedYet: `closing_out` (a close-out prompt's button) for an appointment that
+                hasn't ended: it was moved after the prompt was sent.
         """
         booking = await self.booking(business, booking_id)
         if expected is not None and booking.status not in (expected, move.target):
@@ -292,6 +297,8 @@ class Desk:
         )
         if outcome is MoveOutcome.APPLIED and too_early:  # never before the start
             raise NotStartedYet(booking.id, booking.start_at)
+        if outcome is MoveOutcome.APPLIED and closing_out and self._clock.now() < booking.end_at:
+            raise NotEndedYet(booking.id, booking.end_at)
         if outcome is MoveOutcome.APPLIED:
             moved = await self._store.move_booking(booking, move, actor, reason, self._clock.now())
             if moved is None:

@@ -14,6 +14,7 @@ __all__ = [
     "IdempotencyConflict",
     "IllegalMove",
     "NoSuchLocalTime",
+    "NotEndedYet",
     "NotMovable",
     "NotRefundable",
     "NotStartedYet",
@@ -69,6 +70,16 @@ class NotStartedYet(DomainError):
         super().__init__(f"booking {booking_id} has not started yet")
         self.booking_id = booking_id
         self.start_at = start_at
+
+
+class NotEndedYet(DomainError):
+    """A close-out prompt's answer for an appointment that hasn't ended: it was moved after
+    the prompt was sent (a typed `complete 42` is still taken early)."""
+
+    def __init__(self, booking_id: int, end_at: datetime) -> None:
+        super().__init__(f"booking {booking_id} has not ended yet")
+        self.booking_id = booking_id
+        self.end_at = end_at
 
 
 class NotMovable(DomainError):

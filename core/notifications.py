@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from core.events import EventKind
-from core.lifecycle import Status
+from core.lifecycle import RESCHEDULABLE, Status
+from core.model import Booking
 
 
 class MailKind(StrEnum):
@@ -90,6 +91,23 @@ def reminder_still_useful(
     leads = dict(REMINDER_LEADS)
     later = [k for k, lead in REMINDER_LEADS if lead < leads[kind]]
     return all(now < start_at - leads[k] for k in later)
+
+
+def as_rescheduled(booking: Booking, data: dict[str, Any] | None) -> Booking | None:
+    """The booking as its nth move left it (`data["reschedules"]`, the event's count), for a
+    rescheduled email sent late: each email tells its own move (from, to, and the
+    invitation's SEQUENCE then), however many came after. None when the booking is final
+    now (cancelled, or over, while the email waited): a move is no longer news."""
+    if booking.status not in RESCHEDULABLE:
+        return None
+    moves = booking.reschedules
+    n = int((data or {}).get("reschedules", len(moves)))
+    if not 1 <= n <= len(moves):
+        return booking
+    move = moves[n - 1]
+    kept = booking.history[: booking.history.index(move) + 1]
+    start_at = move.moved_to or booking.start_at
+    return replace(booking, start_at=start_at, history=kept)
 
 
 class DeliveryStatus(StrEnum):

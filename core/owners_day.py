@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from core import wording
 from core.cards import ActionId, CardAction, Style, Tap
 from core.lifecycle import Status
-from core.model import Booking, Business, RefundState
+from core.model import Booking, Business, PaymentStatus, RefundState
 from core.periods import one_day
 from core.ports import BookingFilter, BookingStore
 
@@ -63,10 +63,11 @@ def first_nudge_at(created_at: datetime, start_at: datetime) -> datetime:
 def nudge_due(booking: Booking, now: datetime) -> int | None:
     """Which nudge (1 or 2) a booking should get now, or None.
 
-    Only while it is pending and before its start; the second, 2 hours before the start,
-    only when that comes after the first; after downtime never both: the later one wins.
+    Only for a paid booking (`nudged`), while it is pending and before its start; the second,
+    2 hours before the start, only when that comes after the first; after downtime never
+    both: the later one wins.
     """
-    if booking.status is not Status.PENDING or now >= booking.start_at:
+    if not nudged(booking) or now >= booking.start_at:
         return None
     first = first_nudge_at(booking.created_at, booking.start_at)
     last = booking.start_at - LAST_NUDGE_BEFORE_START
@@ -77,9 +78,16 @@ def nudge_due(booking: Booking, now: datetime) -> int | None:
     return None
 
 
+def nudged(booking: Booking) -> bool:
+    """Whether a booking is one nudges are for: "a paid booking still pending". Cash due at
+    the appointment isn't paid (nothing was taken that a forgotten booking would strand: the
+    digest still lists it as waiting), nor is a payment refunded."""
+    return booking.status is Status.PENDING and booking.payment.status is PaymentStatus.PAID
+
+
 def nudge_still_useful(booking: Booking, now: datetime) -> bool:
-    """Checked just before sending: never for a booking no longer pending."""
-    return booking.status is Status.PENDING and now < booking.start_at
+    """Checked just before sending: never for a booking no longer pending (or paid)."""
+    return nudged(booking) and now < booking.start_at
 
 
 @dataclass(frozen=True)
@@ -162,10 +170,16 @@ class Prompt:
         return tuple(i.booking_id for i in self.items)
 
 
-def prompt_for(bookings: list[Booking], business: Business) -> Prompt | None:
+def closeable(booking: Booking, now: datetime) -> bool:
+    """Whether a close-out prompt may ask about a booking: still open, and ended (one moved
+    after its prompt was sent is asked about again after its new end)."""
+    return booking.status in OPEN and booking.end_at <= now
+
+
+def prompt_for(bookings: list[Booking], business: Business, now: datetime) -> Prompt | None:
     """The close-out prompt as it is now: each booking with Completed and No-show while it
-    is open, and how it was closed once it is; None when none of them is open any more and
-    nothing was asked yet (`bookings` empty)."""
+    is open and ended, and how it was closed once it is; None when there is nothing to ask
+    about (`bookings` empty)."""
     if not bookings:
         return None
     zone = business.zone
@@ -175,15 +189,15 @@ def prompt_for(bookings: list[Booking], business: Business) -> Prompt | None:
             booking_id=b.id,
             line=f"{b.ref} · {wording.summary(b, zone)}",
             status_line=wording.status_line(b, zone),
-            actions=_closeout_actions(b),
+            actions=_closeout_actions(b, now),
         )
         for b in in_order
     )
     return Prompt(wording.closeout_question([b.ref for b in in_order]), items)
 
 
-def _closeout_actions(booking: Booking) -> tuple[CardAction, ...]:
-    if booking.status not in OPEN:
+def _closeout_actions(booking: Booking, now: datetime) -> tuple[CardAction, ...]:
+    if not closeable(booking, now):
         return ()
     return (
         CardAction(

@@ -15,6 +15,7 @@ from core.errors import (
     IdempotencyConflict,
     IllegalMove,
     NoSuchLocalTime,
+    NotEndedYet,
     NotMovable,
     NotRefundable,
     NotStartedYet,
@@ -393,6 +394,8 @@ def domain_error(err: DomainError) -> str:
         return not_refundable(err.booking_id, err.status)
     if isinstance(err, NotStartedYet):
         return not_started_yet(err)
+    if isinstance(err, NotEndedYet):
+        return not_ended_yet(err)
     if isinstance(err, NotMovable):
         return not_movable(err)
     if isinstance(err, NoSuchLocalTime):
@@ -630,6 +633,13 @@ def not_started_yet(err: NotStartedYet) -> str:
     return (
         f"#{err.booking_id} hasn't started yet; it can be marked a no-show (or, while "
         "pending, completed) once it has, from its start time."
+    )
+
+
+def not_ended_yet(err: NotEndedYet) -> str:
+    return (
+        f"#{err.booking_id} was moved and hasn't ended yet, so nothing was changed: it will "
+        f"be asked about again after it ends (or type `complete {err.booking_id}`)."
     )
 
 

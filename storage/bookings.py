@@ -17,6 +17,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    delete,
     func,
     insert,
     literal_column,
@@ -51,7 +52,7 @@ from storage.database import Database
 from storage.event_feed import EventHook, event_rows, record_events
 from storage.outbox import replan_reminders
 from storage.recent import Recent
-from storage.tables import booking_history, bookings, businesses, intake_keys
+from storage.tables import booking_history, bookings, businesses, closeout_prompts, intake_keys
 from storage.writes import Guarded, Rows, run_guarded
 
 # Lists fetch ids up to this many past the page in one scan, so the total is exact for small
@@ -322,6 +323,10 @@ class SqlBookingStore:
             if not run_guarded(conn, change):
                 return False
             replan_reminders(conn, booking.id, start_at, at)
+            # Asked about at its old end: asked again after the new one (storage.owners_day).
+            conn.execute(
+                delete(closeout_prompts).where(closeout_prompts.c.booking_id == booking.id)
+            )
             return True
 
         return moved if await self._db.write(work) else None

@@ -4,7 +4,7 @@ contacts switch, and the bookings and the version a feed is drawn from."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
@@ -15,6 +15,30 @@ from storage.database import Database
 from storage.tables import booking_history, bookings, calendar_feeds, events
 
 FEED_STATUSES = (Status.PENDING, Status.CONFIRMED)
+# Longer than any transaction that writes an event takes from its start to its commit: an
+# event older than this is settled (no event with a lower id can still commit).
+SETTLE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class FeedVersion:
+    """What a business's feed is drawn from, read without reading a booking.
+
+    `floor` is the latest event id settled (older than SETTLE): every event still to commit
+    has a higher id. `latest` and `recent` are the highest id and the number of events above
+    the floor. On PostgreSQL ids come from a sequence and commit out of order, so the highest
+    id alone could stay put while an earlier id commits; the count above a fixed floor can't:
+    every commit there adds one (events are never deleted), and a moved floor changes the
+    version by itself.
+    """
+
+    floor: int
+    latest: int
+    recent: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.floor}.{self.latest}.{self.recent}"
 
 
 @dataclass(frozen=True)
@@ -80,12 +104,18 @@ class SqlCalendarFeeds:
 
         return await self._db.read(work)
 
-    async def version(self, business_id: int) -> int:
-        """The business's latest event id: every change of a booking writes an event in its
-        own transaction, so this moves whenever any feed of it would (one index probe)."""
-        return await self._db.read(
-            lambda conn: int(conn.execute(_VERSION, {"business_id": business_id}).scalar_one())
-        )
+    async def version(self, business_id: int, now: datetime) -> FeedVersion:
+        """The business's feed version at `now` (see FeedVersion): two index range reads of
+        its events, the last SETTLE minutes' only."""
+
+        def work(conn: Connection) -> FeedVersion:
+            settled = {"business_id": business_id, "settled": now - SETTLE}
+            floor = int(conn.execute(_FLOOR, settled).scalar() or 0)
+            above = {"business_id": business_id, "floor": floor}
+            latest, recent = conn.execute(_ABOVE, above).one()
+            return FeedVersion(floor, int(latest or floor), int(recent))
+
+        return await self._db.read(work)
 
     async def entries(self, business_id: int, start: datetime, end: datetime) -> list[FeedEntry]:
         """The pending and confirmed bookings starting in [start, end), in time order."""
@@ -100,8 +130,9 @@ class SqlCalendarFeeds:
         return await self._db.read(work)
 
     async def changed_since(self, business_id: int, version: int, limit: int) -> list[int] | None:
-        """The bookings with an event after `version` (an event id), or None when more than
-        `limit` changed (drawing the whole feed again is then as cheap)."""
+        """The bookings with an event after `version` (an event id: a FeedVersion's floor, so
+        the events that committed late are read too), or None when more than `limit` changed
+        (drawing the whole feed again is then as cheap)."""
         params = {"business_id": business_id, "version": version, "limit": limit + 1}
 
         def work(conn: Connection) -> list[int] | None:
@@ -129,8 +160,18 @@ class SqlCalendarFeeds:
 _ACCESS = select(calendar_feeds.c.business_id, calendar_feeds.c.with_contacts).where(
     calendar_feeds.c.token_digest == bindparam("digest")
 )
-_VERSION = select(func.coalesce(func.max(events.c.id), 0)).where(
-    events.c.business_id == bindparam("business_id")
+# Newest first down the (business_id, id) index, stopping at the first settled event.
+_FLOOR = (
+    select(events.c.id)
+    .where(
+        events.c.business_id == bindparam("business_id"),
+        events.c.occurred_at < bindparam("settled", type_=events.c.occurred_at.type),
+    )
+    .order_by(events.c.id.desc())
+    .limit(1)
+)
+_ABOVE = select(func.max(events.c.id), func.count()).where(
+    events.c.business_id == bindparam("business_id"), events.c.id > bindparam("floor")
 )
 _RESCHEDULES = (
     select(func.count())

@@ -86,6 +86,7 @@ class MailQueue:
                     dedupe_key=_dedupe_key(event, kind),
                     failed_kind=MailKind(event.data["kind"]) if failed else None,
                     at=event.occurred_at,
+                    data=_mail_data(event),
                 )
                 for kind in mail_for(event.kind)
             )
@@ -111,8 +112,11 @@ class MailQueue:
         dedupe_key: str,
         at: datetime,
         failed_kind: MailKind | None = None,
+        data: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """One email to queue (see `queue`), due at once and retried for the retry window."""
+        """One email to queue (see `queue`), due at once and retried for the retry window;
+        `data`, what the email needs of its event that the booking won't say when it is sent
+        (which move a rescheduled email is about)."""
         return {
             "business_id": business_id,
             "booking_id": booking_id,
@@ -120,6 +124,7 @@ class MailQueue:
             "to_owner": kind.to_owner,
             "dedupe_key": dedupe_key,
             "failed_kind": failed_kind.value if failed_kind else None,
+            "data": data,
             "at": at,
             "retry_until": at + self.retry_window,
         }
@@ -163,6 +168,13 @@ def _dedupe_key(event: Event, kind: MailKind) -> str:
     if event.kind is EventKind.RESCHEDULED:
         return f"{event.booking_id}:{kind}:{event.data['reschedules']}"
     return f"{event.booking_id}:{kind}"
+
+
+def _mail_data(event: Event) -> dict[str, Any] | None:
+    """A rescheduled email is about its own move (the nth), however late it is sent."""
+    if event.kind is EventKind.RESCHEDULED:
+        return {"reschedules": event.data["reschedules"]}
+    return None
 
 
 def replan_reminders(conn: Connection, booking_id: int, start_at: datetime, at: datetime) -> None:
@@ -685,6 +697,7 @@ _QUEUE_MAIL = insert(outbox).from_select(
         "recipient",
         "dedupe_key",
         "failed_kind",
+        "data",
         "status",
         "attempts",
         "next_attempt_at",
@@ -701,6 +714,7 @@ _QUEUE_MAIL = insert(outbox).from_select(
         ),
         bindparam("dedupe_key", type_=outbox.c.dedupe_key.type),
         bindparam("failed_kind", type_=outbox.c.failed_kind.type),
+        bindparam("data", type_=outbox.c.data.type),
         literal(DeliveryStatus.PENDING.value, type_=outbox.c.status.type),
         literal(0, type_=Integer),
         bindparam("at", type_=outbox.c.next_attempt_at.type),

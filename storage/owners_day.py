@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from core import owners_day as day
 from core.chat import ChatKind
 from core.lifecycle import Status
+from core.model import PaymentStatus
 from core.notifications import RETRY_WINDOW, DeliveryStatus
 from storage import rows
 from storage.bookings import SqlBookingStore
@@ -136,15 +137,18 @@ class SqlOwnersDay:
                 ours[t.conversation_id].add(t.booking_id)
             deliveries = []
             for c, (conversation, mine) in wanted.items():
-                ids = [r.id for r in mine if r.id in ours[c]]  # in order of their end
-                for first in range(0, len(ids), day.CLOSEOUT_GROUP):
-                    group = ids[first : first + day.CLOSEOUT_GROUP]
+                ended = [r for r in mine if r.id in ours[c]]  # in order of their end
+                for first in range(0, len(ended), day.CLOSEOUT_GROUP):
+                    group = ended[first : first + day.CLOSEOUT_GROUP]
+                    # The first booking's end is in the key: a booking moved after its
+                    # prompt is asked about again after its new end, under a new key.
+                    key = f"closeout:{c}:{group[0].id}:{group[0].end_at:%Y%m%dT%H%M}"
                     deliveries.append(
                         _delivery(
                             conversation,
                             ChatKind.CLOSEOUT,
-                            f"closeout:{c}:{group[0]}",
-                            {"bookings": group},
+                            key,
+                            {"bookings": [r.id for r in group]},
                             now,
                         )
                     )
@@ -155,10 +159,11 @@ class SqlOwnersDay:
     # Nudges
 
     async def plan_nudges(self, now: datetime) -> int:
-        """Each pending booking's nudge that fell due (the later one only, after downtime),
+        """Each paid pending booking's nudge that fell due (the later one only, after downtime),
         once per conversation."""
         waiting = select(bookings).where(
             bookings.c.status == Status.PENDING.value,
+            bookings.c.payment_status == PaymentStatus.PAID.value,  # "a paid booking"
             or_(
                 # due by the start: within a day of it (the end bounds the index scan)
                 and_(bookings.c.end_at > now, bookings.c.end_at <= now + _START_WINDOW),

@@ -25,7 +25,13 @@ from bot.mail.compose import compose, compose_for_business
 from bot.mail.transport import DeliveryError, MailTransport
 from core.clock import Clock
 from core.model import Booking, Business
-from core.notifications import MailKind, QueuedMail, RetryPolicy, reminder_still_useful
+from core.notifications import (
+    MailKind,
+    QueuedMail,
+    RetryPolicy,
+    as_rescheduled,
+    reminder_still_useful,
+)
 from storage.database import outage
 from storage.outbox import SqlOutbox
 
@@ -163,6 +169,11 @@ class Dispatcher:
             mail.kind, booking.start_at, booking.status, now
         ):
             return None
+        if mail.kind is MailKind.RESCHEDULED:
+            moved = as_rescheduled(booking, mail.data)
+            if moved is None:
+                return None
+            booking = moved
         return compose(
             mail.kind,
             booking,

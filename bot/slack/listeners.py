@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date, time
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -49,6 +49,8 @@ PAGES = re.compile(rf"^{blocks.PAGE}_")
 CONNECT, DISCONNECT = "connect", "disconnect"
 SOMETHING_WRONG = wording.SOMETHING_WRONG
 NOT_A_MEMBER = wording.NOT_A_MEMBER
+# Set in the context by a Reschedule modal's ack that refused the time inline.
+WHEN_REFUSED = "jp_when_refused"
 
 
 async def ack_now(ack: AsyncAck) -> None:
@@ -150,7 +152,7 @@ class SlackListeners:
             await self._tell(body, respond, NOT_A_MEMBER)
             return
         person = person_of(body)
-        result = await self.chat.tap(key, person, value)
+        result = await self.chat.tap(key, person, value, closing_out=in_prompt)
         if isinstance(result, ReasonPrompt):
             metadata = self._metadata(body, str(value), key)
             view = blocks.cancel_modal(metadata, f"#{result.booking_id}", result.question)
@@ -213,25 +215,31 @@ class SlackListeners:
         else:
             await self._ephemeral(channel, person.id, result.text)
 
-    async def ack_when(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def ack_when(
+        self, ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
         """Refuse a date or time that can't be taken inline, in the modal (past, too far,
-        skipped by the clocks); otherwise close it."""
+        skipped by the clocks); otherwise close it. The verdict rides in the context to the
+        work after the ack (Bolt copies it then), which must not judge the time again."""
         problem = await self._when_problem(body)
         if problem is not None:
+            context[WHEN_REFUSED] = True
             await ack(response_action="errors", errors={blocks.TIME_BLOCK: problem})
             return
         await ack()
 
-    async def on_when(self, body: dict[str, Any]) -> None:
-        """The Reschedule modal was submitted: move the booking, if it is still as it was."""
+    async def on_when(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        """The Reschedule modal was submitted: move the booking, if it is still as it was.
+        A time that passed since the ack closed the modal is told in an ephemeral message
+        (the move refuses it)."""
+        if context.get(WHEN_REFUSED):
+            return  # refused inline by the ack: the modal is still open
         meta = _view_metadata(body)
         tap = read_tap(meta.get("tap"))
         channel = str(meta.get("channel") or "")
         when = _when(body)
         if tap is None or not channel or when is None:
             return
-        if await self._when_problem(body) is not None:
-            return  # refused inline by the ack: the modal is still open
         key = ConversationKey(Platform.SLACK, team_of(body), channel)
         person = person_of(body)
         if not await self.members.is_member(channel, person.id):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import MAXYEAR, MINYEAR, date, time
 
 from core import commands
 from core.lifecycle import Status
@@ -155,5 +155,7 @@ def _moving(prefix: str, rest: str) -> Moving | None:
         day = date(parts[0], parts[1], parts[2]) if len(parts) >= 3 else None
         at = time(parts[3], parts[4]) if len(parts) == 5 else None
     except ValueError:
+        return None
+    if parts and not MINYEAR < parts[0] < MAXYEAR:  # forged: overflows in UTC
         return None
     return Moving(int(booking_id), status, month, day, at)

@@ -241,7 +241,7 @@ class TelegramChat:
             await self._answered(context, query, done)
             return
         if isinstance(wanted, buttons.Prompted):  # the chat layer redraws the whole prompt
-            answered = await self.chat.tap(key, who, wanted.value)
+            answered = await self.chat.tap(key, who, wanted.value, closing_out=True)
             text = (
                 answered.text if isinstance(answered, Acted | Problem) else wording.UNKNOWN_BUTTON
             )

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from icalendar import Calendar
 from sqlalchemy import select
+from structlog.testing import capture_logs
 
 from bot.app import Services, build_services
 from bot.mail.transport import SmtpTransport
@@ -27,7 +28,7 @@ from storage import migrate
 from storage.tables import reminders
 from tests.adapters.test_slack import START, Desk, blocks_text, buttons
 from tests.adapters.test_telegram import OWNER_CHAT, SAM, card_in
-from tests.conftest import OTHER_OWNER, _plum_salon
+from tests.conftest import NOW, OTHER_OWNER, _plum_salon
 from tests.integration.http_server import serving
 from tests.slack_api import (
     BOT_TOKEN,
@@ -333,3 +334,67 @@ async def test_telegram_dont_move_it_and_a_stale_time_change_nothing(
     await bot.send(tap(GROUP, card, f"rt:{booking_id}:confirmed:2026-02-30:1500"))
     assert "doesn't work any more" in bot.api.called("answerCallbackQuery")[-1].params["text"]
     assert (await bot.services.desk.booking(salon, booking_id)).start_at == old
+
+
+async def test_telegram_answers_forged_years_plainly_and_logs_no_failure(
+    bot: Served, salon: Business
+) -> None:
+    await bot.link(salon, GROUP)
+    booking_id, card = await card_in(bot, GROUP, salon)
+    old = (await bot.services.desk.booking(salon, booking_id)).start_at
+    forged = [
+        f"rm:{booking_id}:pending:0001-01",
+        f"rm:{booking_id}:pending:9999-12",
+        f"rd:{booking_id}:pending:9999-12-31",
+        f"rd:{booking_id}:pending:0001-01-01",
+        f"rt:{booking_id}:pending:9999-12-31:1500",
+        f"rt:{booking_id}:pending:0001-01-01:0000",
+    ]
+    with capture_logs() as logged:
+        for data in forged:
+            before = len(bot.api.called("answerCallbackQuery"))
+            await bot.send(tap(GROUP, card, data))
+            answers = bot.api.called("answerCallbackQuery")
+            assert len(answers) == before + 1, data
+            assert "doesn't work any more" in answers[-1].params["text"], data
+    assert not [e for e in logged if e["event"] == "telegram.handler_failed"]
+    assert (await bot.services.desk.booking(salon, booking_id)).start_at == old
+
+
+async def test_slack_answers_a_date_at_the_calendars_edge_inline(slack_desk: Desk) -> None:
+    desk = slack_desk
+    await desk.link("C1")
+    booking_id = await desk.book()
+    await desk.services.chat_dispatcher.drain()
+    await desk.press(f"reschedule:{booking_id}:pending", "jp_reschedule")
+    (opened,) = await desk.slack.wait_for("views.open")
+    meta = opened["view"]["private_metadata"]
+    late = await desk.send(reschedule_submission_body(meta, "9999-12-31", "23:30"))
+    assert late.json()["errors"] == {"time": "The start time is more than two years ahead."}
+    early = await desk.send(reschedule_submission_body(meta, "0001-01-01", "00:00"))
+    assert early.json()["errors"] == {"time": "The start time is in the past."}
+
+
+async def test_slack_tells_why_when_the_time_passed_between_the_ack_and_the_move(
+    slack_desk: Desk, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk = slack_desk
+    await desk.link("C1")
+    booking_id = await desk.book()
+    await desk.services.chat_dispatcher.drain()
+    await desk.press(f"reschedule:{booking_id}:pending", "jp_reschedule")
+    (opened,) = await desk.slack.wait_for("views.open")
+    meta = opened["view"]["private_metadata"]
+    # The ack reads the clock at 09:00 EST, the move after it at 09:02: 09:01 has passed.
+    readings = iter([NOW])
+    monkeypatch.setattr(clock, "now", lambda: next(readings, NOW + timedelta(minutes=2)))
+    done = await desk.send(reschedule_submission_body(meta, "2026-11-25", "09:01"))
+    assert done.status_code == 200 and done.text == ""  # the modal closed
+    (told,) = await desk.slack.wait_for("chat.postEphemeral")
+    assert (told["channel"], told["user"], told["text"]) == (
+        "C1",
+        "U1",
+        "The start time is in the past.",
+    )
+    booking = await desk.services.desk.booking(desk.business, booking_id)
+    assert booking.start_at == START + timedelta(hours=1)

@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import pytest
 from icalendar import Calendar
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot import calendar_feed
 from bot.app import Services
@@ -264,3 +266,48 @@ async def test_phones_polling_together_get_one_draw_and_the_same_feed(
     assert {a.status_code for a in answers} == {200}
     assert len({a.content for a in answers}) == 1 and len({a.headers["etag"] for a in answers}) == 1
     assert len(events(answers[0].content)) == 20
+
+
+async def test_a_change_committed_after_a_later_one_still_changes_the_feed(
+    services: Services, business: Business, client: httpx.AsyncClient, database_url: str
+) -> None:
+    """PostgreSQL's event ids come from a sequence: a change that took its id first may
+    commit after one that took a higher id. A poll between the two commits must not pin
+    the feed to a version that never shows the first change."""
+    if services.db.dialect != "postgresql":
+        pytest.skip("SQLite commits one writer at a time: ids commit in order")
+    slow = await book(services, business, NOW + timedelta(days=2), "T-1")
+    quick = await book(services, business, NOW + timedelta(days=3), "T-2")
+    path = await issue(services, business)
+    await client.get(path)
+
+    engine = create_async_engine(make_url(database_url).set(drivername="postgresql+asyncpg"))
+    try:
+        async with engine.connect() as held:
+            await held.begin()  # confirms `slow`: its event id taken, not yet committed
+            await held.execute(
+                text("UPDATE bookings SET status = 'confirmed', updated_at = :at WHERE id = :id"),
+                {"id": slow, "at": NOW},
+            )
+            await held.execute(
+                text(
+                    "INSERT INTO events (business_id, booking_id, kind, occurred_at, actor_kind,"
+                    " actor_name, channel, data, actor_id) VALUES (:business, :id,"
+                    " 'booking.confirmed', :at, 'owner', 'Riley', 'slack', '{}', 'U1')"
+                ),
+                {"business": business.id, "id": slow, "at": NOW},
+            )
+            await services.desk.act(business, quick, Move.CONFIRM, OWNER)  # higher id, committed
+            between = await client.get(path)
+            assert between.status_code == 200
+            shown = events(between.content)
+            assert str(shown[f"#{slow}"]["STATUS"]) == "TENTATIVE"
+            assert str(shown[f"#{quick}"]["STATUS"]) == "CONFIRMED"
+            await held.commit()
+    finally:
+        await engine.dispose()
+
+    after = await client.get(path, headers={"If-None-Match": between.headers["etag"]})
+    assert after.status_code == 200
+    assert after.headers["etag"] != between.headers["etag"]
+    assert str(events(after.content)[f"#{slow}"]["STATUS"]) == "CONFIRMED"

@@ -5,6 +5,7 @@ grouped, nudges once each, the morning digest on the days the clocks change, and
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +20,8 @@ from core.cards import ActionId
 from core.chat import Acted, ConversationKey, Person, Platform
 from core.clock import FixedClock
 from core.lifecycle import Move, Status
-from core.model import Business
+from core.model import Business, PaymentStatus, Provider
+from core.replies import Problem
 from storage import migrate
 from storage.migrate import alembic_config
 from storage.tables import outbox
@@ -120,8 +122,8 @@ async def test_close_out_prompts_come_15_minutes_after_the_end_grouped_and_once(
     assert third.content.prompt is not None
     assert third.content.prompt.question == f"Did #{later} happen?"
     assert await queued(services, "chat.closeout") == [
-        (1, f"closeout:1:{first}"),
-        (1, f"closeout:1:{later}"),
+        (1, f"closeout:1:{first}:20261126T1545"),
+        (1, f"closeout:1:{later}:20261126T1745"),
     ]
 
 
@@ -501,3 +503,83 @@ async def test_the_digest_names_yesterday_s_open_appointments_and_refunds_owed(
     not_closed = text.split("Yesterday, not closed out")[1]
     assert f"10:00 #{open_one} Ana Silva · Haircut · pending" in not_closed
     assert f"#{closed}" not in text
+
+
+async def test_only_a_paid_booking_is_nudged_cash_due_at_the_appointment_is_not(
+    services: Services, business: Business, dispatcher: ChatDispatcher, platform: FakePlatform
+) -> None:
+    await link(services, business, SALON)
+    start = START + timedelta(days=1)
+    paid = await book(services, business, start, "PAID")
+    cash = new_booking(name="Bea Costa", start=start, txn="CASH-1", provider=Provider.CASH)
+    due, _ = await services.desk.intake(
+        business, replace(cash, payment=replace(cash.payment, status=PaymentStatus.DUE)), PAGE
+    )
+    assert due.payment.status is PaymentStatus.DUE
+    await dispatcher.drain()
+    for at in (datetime(2026, 11, 25, 16, 0, tzinfo=UTC), start - timedelta(hours=2)):
+        set_clock(services, at)
+        await delivered(services, dispatcher, platform)
+    nudged = [p.content.card.booking_id for p in platform.posts if "still waiting" in
+              p.content.headline and p.content.card]  # fmt: skip
+    assert nudged == [paid, paid]
+    keys = [k for _, k in await queued(services, "chat.nudge")]
+    assert keys == [f"nudge:1:{paid}:1", f"nudge:1:{paid}:2"]
+
+
+async def test_a_booking_moved_after_its_prompt_is_asked_about_again_after_its_new_end(
+    services: Services, business: Business, dispatcher: ChatDispatcher, platform: FakePlatform
+) -> None:
+    await link(services, business, SALON)
+    booking_id = await book(services, business, START, "A")  # 10:00-10:45 EST
+    await services.desk.act(business, booking_id, Move.CONFIRM, OWNER)
+    set_clock(services, START + timedelta(minutes=60))
+    (prompt,) = [p for p in await delivered(services, dispatcher, platform) if p.content.prompt]
+    assert prompt.content.prompt is not None
+    (complete,) = [a for a in prompt.content.prompt.items[0].actions if a.label == "Completed"]
+
+    # Moved to Sat 10:00 after the prompt was sent: its buttons go, and a stale one is refused.
+    new_start = START + timedelta(days=2)
+    await services.desk.reschedule(business, booking_id, new_start, OWNER)
+    await dispatcher.drain()
+    (redrawn,) = [e for e in platform.edits if e.content.prompt is not None]
+    assert redrawn.content.prompt is not None
+    assert [i.actions for i in redrawn.content.prompt.items] == [()]
+    stale = await services.chat.tap(SALON, RILEY, complete.value, closing_out=True)
+    assert isinstance(stale, Problem)
+    assert "was moved and hasn't ended yet" in stale.text
+    assert (await services.desk.booking(business, booking_id)).status is Status.CONFIRMED
+
+    set_clock(services, new_start + timedelta(minutes=59))
+    assert [p for p in await delivered(services, dispatcher, platform) if p.content.prompt] == []
+    set_clock(services, new_start + timedelta(minutes=60))  # 15 minutes after its new end
+    (again,) = [p for p in await delivered(services, dispatcher, platform) if p.content.prompt]
+    assert again.content.prompt is not None
+    assert again.content.prompt.question == f"Did #{booking_id} happen?"
+    assert [a.label for a in again.content.prompt.items[0].actions] == ["Completed", "No-show"]
+    assert await queued(services, "chat.closeout") == [
+        (1, f"closeout:1:{booking_id}:20261126T1545"),
+        (1, f"closeout:1:{booking_id}:20261128T1545"),
+    ]
+
+
+async def test_downgrading_0010_leaves_no_reschedule_the_older_code_cant_read(
+    services: Services, business: Business
+) -> None:
+    booking_id = await book(services, business, START, "A")
+    await services.desk.reschedule(business, booking_id, START + timedelta(days=2), OWNER)
+    await services.db.write(lambda conn: command.downgrade(alembic_config(conn), "0009"))
+
+    def old_rows(conn: Connection) -> tuple[list[str], list[str | None], list[str]]:
+        kinds = conn.execute(text("SELECT kind FROM events ORDER BY id")).scalars().all()
+        notes = conn.execute(text("SELECT note FROM booking_history")).scalars().all()
+        mail = conn.execute(text("SELECT kind FROM outbox WHERE channel = 'mail'")).scalars()
+        return list(kinds), list(notes), sorted(mail.all())
+
+    kinds, notes, mail = await services.db.read(old_rows)
+    assert kinds == ["booking.created"]
+    assert notes == [None]
+    assert "rescheduled" not in mail and "created" in mail
+    await migrate.upgrade(services.db)
+    moved = await services.desk.booking(business, booking_id)
+    assert moved.start_at == START + timedelta(days=2) and moved.reschedules == ()

@@ -280,3 +280,42 @@ async def test_the_api_shows_the_new_start(mail: Services, shop: Business) -> No
     assert body["history"][-1]["note"] == "rescheduled"
     assert body["history"][-1]["moved_from"] == "2026-11-28T15:00:00Z"
     assert body["history"][-1]["moved_to"] == "2026-12-08T20:00:00Z"
+
+
+async def test_rescheduled_emails_sent_late_each_tell_their_own_move(
+    mail: Services, shop: Business, smtp: SmtpServer
+) -> None:
+    booking_id = await book(mail, shop)
+    await tick(mail)
+    await mail.desk.handle(shop.id, f"move {booking_id} 2026-12-08 15:00", OWNER)
+    await mail.desk.handle(shop.id, f"move {booking_id} 2026-12-09 09:30", OWNER)
+    await tick(mail)  # both emails go out after both moves
+    await tick(mail)
+
+    first, second = smtp.mailbox.of_kind("rescheduled")
+    told = [m.get_body(("plain",)).get_content() for m in (first, second)]  # type: ignore[union-attr]
+    assert "from Sat 28 Nov 2026, 10:00 EST to Tue 8 Dec 2026, 15:00 EST" in told[0]
+    assert "from Tue 8 Dec 2026, 15:00 EST to Wed 9 Dec 2026, 09:30 EST" in told[1]
+    starts = [invitation(m).walk("VEVENT")[0].decoded("DTSTART") for m in (first, second)]
+    assert starts == [MOVED, datetime(2026, 12, 9, 14, 30, tzinfo=UTC)]
+    sequences = [int(field(invitation(m).walk("VEVENT")[0], "SEQUENCE")) for m in (first, second)]
+    assert sequences[0] < sequences[1]
+
+
+async def test_a_rescheduled_email_still_waiting_when_the_booking_is_cancelled_is_not_sent(
+    mail: Services, shop: Business, smtp: SmtpServer
+) -> None:
+    booking_id = await book(mail, shop)
+    await tick(mail)
+    await mail.desk.handle(shop.id, f"move {booking_id} 2026-12-08 15:00", OWNER)
+    await mail.desk.act(shop, booking_id, Move.CANCEL, OWNER)
+    await tick(mail)
+    await tick(mail)
+    assert smtp.mailbox.of_kind("rescheduled") == []
+    assert len(smtp.mailbox.of_kind("cancelled")) == 1
+    status = await mail.db.read(
+        lambda conn: conn.execute(
+            select(outbox.c.status).where(outbox.c.kind == "rescheduled")
+        ).scalar_one()
+    )
+    assert status == "skipped"

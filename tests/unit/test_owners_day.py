@@ -160,9 +160,16 @@ def test_a_prompt_offers_completed_and_no_show_only_while_open() -> None:
     start = at("2026-11-26T10:00-05:00")
     open_one = booking(start, created=start - timedelta(days=1), booking_id=1)
     closed = booking(start, created=start, status=Status.COMPLETED, booking_id=2)
-    prompt = prompt_for([closed, open_one], SALON)
+    prompt = prompt_for([closed, open_one], SALON, start + timedelta(hours=1))
     assert prompt is not None
     assert prompt.question == "Did these happen? #1, #2"  # in the order they started
     assert [[a.label for a in i.actions] for i in prompt.items] == [["Completed", "No-show"], []]
     assert [a.value for a in prompt.items[0].actions] == ["complete:1:pending", "no-show:1:pending"]
-    assert prompt_for([], SALON) is None
+    assert prompt_for([], SALON, start) is None
+
+
+def test_a_prompt_offers_nothing_for_a_booking_moved_to_end_later() -> None:
+    start = at("2026-11-26T10:00-05:00")
+    moved = booking(start + timedelta(days=7), created=start - timedelta(days=1), booking_id=1)
+    prompt = prompt_for([moved], SALON, start + timedelta(hours=1))
+    assert prompt is not None and [i.actions for i in prompt.items] == [()]

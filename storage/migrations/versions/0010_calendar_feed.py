@@ -33,6 +33,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # What 0009's code can't read: reschedule notes, their events and the rescheduled
+    # emails not sent yet (the booking keeps its new start; its reminders are already planned).
+    op.execute("DELETE FROM booking_history WHERE note = 'rescheduled'")
+    op.execute("DELETE FROM events WHERE kind = 'booking.rescheduled'")
+    op.execute("DELETE FROM outbox WHERE channel = 'mail' AND kind = 'rescheduled'")
     op.drop_table("calendar_feeds")
     with op.batch_alter_table("booking_history") as batch:
         batch.drop_column("moved_to")
