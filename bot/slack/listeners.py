@@ -207,13 +207,7 @@ class SlackListeners:
             await self._ephemeral(channel, person.id, NOT_A_MEMBER)
             return
         result = await self.chat.cancel(key, person, tap.booking_id, tap.drawn, _reason(body))
-        if isinstance(result, Acted):
-            if meta.get("ts") and result.card is not None:
-                await self._update(channel, str(meta["ts"]), result)
-            if not result.ok:
-                await self._ephemeral(channel, person.id, result.text)
-        else:
-            await self._ephemeral(channel, person.id, result.text)
+        await self._answer_modal(channel, person.id, meta, result)
 
     async def ack_when(
         self, ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
@@ -246,13 +240,20 @@ class SlackListeners:
             await self._ephemeral(channel, person.id, NOT_A_MEMBER)
             return
         result = await self.chat.reschedule(key, person, tap.booking_id, tap.drawn, *when)
+        await self._answer_modal(channel, person.id, meta, result)
+
+    async def _answer_modal(
+        self, channel: str, person_id: str, meta: dict[str, Any], result: Acted | Problem
+    ) -> None:
+        """After a modal's move: redraw the card it was opened from; tell the person alone
+        what went wrong."""
         if isinstance(result, Acted):
             if meta.get("ts") and result.card is not None:
                 await self._update(channel, str(meta["ts"]), result)
             if not result.ok:
-                await self._ephemeral(channel, person.id, result.text)
+                await self._ephemeral(channel, person_id, result.text)
         else:
-            await self._ephemeral(channel, person.id, result.text)
+            await self._ephemeral(channel, person_id, result.text)
 
     async def _when_problem(self, body: dict[str, Any]) -> str | None:
         """Why the modal's date and time can't be taken, or None (the move itself says the
