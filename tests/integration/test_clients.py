@@ -97,7 +97,10 @@ async def test_a_huge_header_is_cut_off_early_while_others_are_served(served: Se
                 break
     assert (await answer).startswith(b"HTTP/1.1 431 ")
     writer.close()
-    assert sent < 4 * 1024 * 1024  # refused long before the end
+    # Refused long before the end: what was sent counts the loopback socket's buffers too,
+    # which grow to a few MB on a busy machine (a CI run saw 4.25 MB), so the bound is a
+    # quarter of the 64 MB rather than the 16 kB limit.
+    assert sent < 16 * 1024 * 1024
     started = time.monotonic()
     assert (await served.get("/healthz")).startswith(b"HTTP/1.1 200 ")
     assert time.monotonic() - started < 1
